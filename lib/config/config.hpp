@@ -1,0 +1,130 @@
+// The typed, validated config (DESIGN.md §3). lib/config fills it from YAML; everything else reads
+// it. Layer, optimizer, schedule and loss options stay as Nodes here: their registries read and
+// validate them (through Options), so that adding a layer never touches lib/config.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/node.hpp"
+#include "core/tensor.hpp"
+
+namespace dlrun {
+
+// One data file set: `{format: idx, images, labels}`, `{format: csv, path, label, features, header,
+// delimiter}`, `{format: npy, inputs, labels}` or `{format: text, path, sequence_length}`.
+struct DataSource {
+  std::string format;                 // idx | csv | npy | text
+  std::filesystem::path images;       // idx
+  std::filesystem::path labels;       // idx, npy
+  std::filesystem::path path;         // csv, text
+  std::filesystem::path inputs;       // npy
+  std::string label_column;           // csv: the label column's name (empty: the last column)
+  std::vector<std::string> features;  // csv: feature columns (empty: all but the label)
+  bool header = true;                 // csv
+  char delimiter = ',';               // csv
+  Index sequence_length = 0;          // text
+  Location where;                     // of the mapping, for messages
+  std::vector<std::filesystem::path> files() const;  // every file it reads
+};
+
+struct ValidationSpec {
+  enum class Kind { none, split, source };
+  Kind kind = Kind::none;
+  double fraction = 0.0;     // split: the fraction of train held out (stratified when labels are classes)
+  DataSource source;         // source
+};
+
+struct DataConfig {
+  DataSource train;
+  std::optional<DataSource> test;
+  ValidationSpec validation;
+  double scale = 1.0;               // raw values are divided by this
+  std::string normalize = "none";   // none | standard | minmax (fitted on training rows only)
+  bool as_sequence = false;         // an image of H rows becomes H steps of W features
+  std::string target = "labels";    // labels | inputs
+};
+
+struct LayerConfig {
+  std::string type;
+  Location type_where;
+  std::string name;          // defaulted to <type>_<n> when not given
+  Node options;              // the layer's mapping, less `type` and `name`
+  Location where;
+};
+
+// A typed choice with free-form options: `optimizer: {type: adam, lr: 0.001}`, `loss: huber` or
+// `loss: {type: huber, delta: 1.0}`.
+struct TypedOptions {
+  std::string type;
+  Location type_where;
+  Node options;  // the mapping less `type` (a null Node when the config gave only the name)
+  Location where;
+};
+
+struct EarlyStoppingConfig {
+  std::string monitor = "val_loss";
+  Index patience = 3;
+  double min_delta = 0.0;
+  std::string mode = "auto";   // auto | min | max
+  bool restore_best = true;
+  Index start_from_epoch = 0;
+};
+
+struct CheckpointConfig {
+  Index every = 1;        // epochs between numbered checkpoints; 0 = none
+  Index every_steps = 0;  // steps between checkpoints inside an epoch; 0 = none
+  Index keep = 3;         // numbered checkpoints kept
+  bool save_best = true;
+  std::string monitor = "val_loss";
+  std::string mode = "auto";
+};
+
+struct TrainConfig {
+  Index epochs = 10;
+  Index batch_size = 32;
+  bool shuffle = true;
+  double clip_grad_norm = 0.0;   // 0 = off
+  double clip_grad_value = 0.0;  // 0 = off
+  std::optional<EarlyStoppingConfig> early_stopping;
+  CheckpointConfig checkpoint;
+};
+
+struct CvConfig {
+  Index folds = 5;
+  bool stratified = true;
+  Index repeats = 1;
+  bool shuffle = true;
+};
+
+struct SearchConfig {
+  std::string strategy = "random";  // grid | random | bayes
+  Index trials = 20;
+  std::string metric = "val_accuracy";
+  std::string mode = "max";
+  std::string evaluate = "holdout";  // holdout | cv
+  Node space;                        // path -> {choice|uniform|loguniform|int: ...}
+};
+
+struct Config {
+  std::filesystem::path file;        // the config file (relative paths resolve against its folder)
+  std::string name;
+  std::uint64_t seed = 42;
+  int threads = 0;                   // 0 = all cores
+  DataConfig data;
+  std::vector<LayerConfig> layers;
+  TypedOptions loss;
+  std::vector<std::string> metrics;  // accuracy, top_k_accuracy, precision, recall, f1, mae, rmse, r2
+  TypedOptions optimizer;
+  std::optional<TypedOptions> schedule;
+  TrainConfig train;
+  std::filesystem::path output = "runs";
+  CvConfig cv;
+  SearchConfig search;
+  Node tree;                         // the resolved tree (overrides applied), for config.yaml
+};
+
+}  // namespace dlrun

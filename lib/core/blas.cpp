@@ -1,0 +1,68 @@
+#include "core/blas.hpp"
+
+#include <cblas.h>
+
+#include <limits>
+#include <string>
+
+#include "core/errors.hpp"
+
+namespace dlrun {
+namespace {
+
+blasint to_blas_int(Index value) {
+  if (value < 0 || value > std::numeric_limits<blasint>::max()) {
+    throw ShapeError("gemm: dimension " + std::to_string(value) + " does not fit the BLAS integer type");
+  }
+  return static_cast<blasint>(value);
+}
+
+void require_span_size(std::size_t have, Index need, const char* what) {
+  if (static_cast<Index>(have) < need) {
+    throw ShapeError(std::string("gemm: ") + what + " holds " + std::to_string(have) + " values, needs " +
+                     std::to_string(need));
+  }
+}
+
+}  // namespace
+
+void gemm(Transpose transpose_a, Transpose transpose_b, Index m, Index n, Index k, float alpha,
+          std::span<const float> a, std::span<const float> b, float beta, std::span<float> c) {
+  require_span_size(a.size(), m * k, "A");
+  require_span_size(b.size(), k * n, "B");
+  require_span_size(c.size(), m * n, "C");
+  if (m == 0 || n == 0) return;
+  const bool ta = transpose_a == Transpose::yes;
+  const bool tb = transpose_b == Transpose::yes;
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, to_blas_int(m),
+              to_blas_int(n), to_blas_int(k), alpha, a.data(), to_blas_int(ta ? m : k),  // lda as stored
+              b.data(), to_blas_int(tb ? k : n),                                         // ldb as stored
+              beta, c.data(), to_blas_int(n));
+}
+
+void gemm_reference(Transpose transpose_a, Transpose transpose_b, Index m, Index n, Index k, float alpha,
+                    std::span<const float> a, std::span<const float> b, float beta, std::span<float> c) {
+  require_span_size(a.size(), m * k, "A");
+  require_span_size(b.size(), k * n, "B");
+  require_span_size(c.size(), m * n, "C");
+  const bool ta = transpose_a == Transpose::yes;
+  const bool tb = transpose_b == Transpose::yes;
+  for (Index i = 0; i < m; ++i) {
+    for (Index j = 0; j < n; ++j) {
+      double sum = 0.0;
+      for (Index p = 0; p < k; ++p) {
+        const double av = ta ? a[static_cast<std::size_t>(p * m + i)] : a[static_cast<std::size_t>(i * k + p)];
+        const double bv = tb ? b[static_cast<std::size_t>(j * k + p)] : b[static_cast<std::size_t>(p * n + j)];
+        sum += av * bv;
+      }
+      float& out = c[static_cast<std::size_t>(i * n + j)];
+      out = static_cast<float>(alpha * sum + (beta == 0.0f ? 0.0 : beta * static_cast<double>(out)));
+    }
+  }
+}
+
+void set_blas_threads(int threads) { openblas_set_num_threads(threads < 1 ? 1 : threads); }
+
+int blas_threads() { return openblas_get_num_threads(); }
+
+}  // namespace dlrun

@@ -1,0 +1,88 @@
+// Shape and Tensor: a shape plus contiguous, 64-byte aligned float32 storage, row-major, NCHW.
+// No views and no strides; layers keep their buffers across batches and resize() keeps capacity,
+// so steady-state training does not allocate.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <new>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace dlrun {
+
+using Index = std::int64_t;  // every count and size; never int
+
+// Dimensions, outermost first: (N, C, H, W) for images, (N, F) for features, (N, T, F) sequences.
+class Shape {
+ public:
+  Shape() = default;
+  Shape(std::initializer_list<Index> dims) : dims_(dims) {}
+  explicit Shape(std::vector<Index> dims) : dims_(std::move(dims)) {}
+
+  Index rank() const { return static_cast<Index>(dims_.size()); }
+  Index operator[](Index axis) const;  // throws ShapeError when out of range
+  Index element_count() const;         // product of dims; 1 for rank 0
+  const std::vector<Index>& dims() const { return dims_; }
+  std::string to_string() const;  // "[8, 3, 32, 32]"
+  // The same shape with a new outermost (batch) dimension in front.
+  Shape with_batch(Index n) const;
+  // The shape without its outermost dimension.
+  Shape without_batch() const;
+  friend bool operator==(const Shape&, const Shape&) = default;
+
+ private:
+  std::vector<Index> dims_;
+};
+
+// Minimal allocator giving 64-byte aligned storage (cache lines, AVX-512 loads).
+template <typename T>
+struct AlignedAllocator {
+  using value_type = T;
+  static constexpr std::align_val_t kAlignment{64};
+  AlignedAllocator() = default;
+  template <typename U>
+  AlignedAllocator(const AlignedAllocator<U>&) {}
+  T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), kAlignment)); }
+  void deallocate(T* p, std::size_t) { ::operator delete(p, kAlignment); }
+  template <typename U>
+  bool operator==(const AlignedAllocator<U>&) const {
+    return true;
+  }
+};
+
+using FloatBuffer = std::vector<float, AlignedAllocator<float>>;
+
+class Tensor {
+ public:
+  Tensor() = default;
+  explicit Tensor(Shape shape, float fill_value = 0.0f);
+
+  const Shape& shape() const { return shape_; }
+  Index size() const { return static_cast<Index>(values_.size()); }
+  float* data() { return values_.data(); }
+  const float* data() const { return values_.data(); }
+  std::span<float> values() { return values_; }
+  std::span<const float> values() const { return values_; }
+  float& operator[](Index i) { return values_[static_cast<std::size_t>(i)]; }
+  float operator[](Index i) const { return values_[static_cast<std::size_t>(i)]; }
+
+  // Changes the shape; keeps the allocation when it is large enough. New elements are zero,
+  // existing ones keep unspecified values (callers assign).
+  void resize(const Shape& shape);
+  // Same element count, new shape; throws ShapeError otherwise.
+  void reshape(const Shape& shape);
+  void fill(float value);
+  void zero() { fill(0.0f); }
+
+ private:
+  Shape shape_;
+  FloatBuffer values_;
+};
+
+// The n-th sample of a batch tensor (outermost axis), as a span.
+std::span<float> sample(Tensor& batch, Index n);
+std::span<const float> sample(const Tensor& batch, Index n);
+
+}  // namespace dlrun

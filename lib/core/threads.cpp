@@ -1,0 +1,129 @@
+#include "core/threads.hpp"
+
+#include <algorithm>
+#include <condition_variable>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "core/blas.hpp"
+
+namespace dlrun {
+namespace {
+
+thread_local bool inside_worker = false;
+
+class ThreadPool {
+ public:
+  explicit ThreadPool(int threads) {
+    for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { work(i); });
+  }
+  ~ThreadPool() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+      ++generation_;
+    }
+    wake_.notify_all();
+    for (auto& worker : workers_) worker.join();
+  }
+  int size() const { return static_cast<int>(workers_.size()) + 1; }
+
+  // Returns false (and runs nothing) when another thread is using the pool.
+  bool try_run(int chunks, const std::function<void(int)>& task) {
+    std::unique_lock busy(busy_, std::try_to_lock);
+    if (!busy.owns_lock()) return false;
+    {
+      std::lock_guard lock(mutex_);
+      task_ = &task;
+      chunks_ = chunks;
+      pending_ = static_cast<int>(workers_.size());
+      error_ = nullptr;
+      ++generation_;
+    }
+    wake_.notify_all();
+    run_chunk(0);
+    std::unique_lock lock(mutex_);
+    done_.wait(lock, [this] { return pending_ == 0; });
+    task_ = nullptr;
+    if (error_) std::rethrow_exception(error_);
+    return true;
+  }
+
+ private:
+  void run_chunk(int index) {
+    if (index >= chunks_) return;
+    inside_worker = true;
+    try {
+      (*task_)(index);
+    } catch (...) {
+      std::lock_guard lock(mutex_);
+      if (!error_) error_ = std::current_exception();
+    }
+    inside_worker = false;
+  }
+
+  void work(int index) {
+    std::uint64_t seen = 0;
+    for (;;) {
+      {
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, [&] { return generation_ != seen; });
+        seen = generation_;
+        if (stopping_) return;
+      }
+      run_chunk(index);
+      std::lock_guard lock(mutex_);
+      if (--pending_ == 0) done_.notify_one();
+    }
+  }
+
+  std::vector<std::thread> workers_;
+  std::mutex busy_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable done_;
+  const std::function<void(int)>* task_ = nullptr;
+  int chunks_ = 0;
+  int pending_ = 0;
+  std::uint64_t generation_ = 0;
+  bool stopping_ = false;
+  std::exception_ptr error_;
+};
+
+int default_threads() { return std::max(1, static_cast<int>(std::thread::hardware_concurrency())); }
+
+std::unique_ptr<ThreadPool>& pool() {
+  static std::unique_ptr<ThreadPool> instance = std::make_unique<ThreadPool>(default_threads());
+  return instance;
+}
+
+}  // namespace
+
+void set_thread_count(int threads) {
+  if (threads <= 0) threads = default_threads();
+  if (pool()->size() != threads) pool() = std::make_unique<ThreadPool>(threads);
+  set_blas_threads(threads);
+}
+
+int thread_count() { return pool()->size(); }
+
+void parallel_for(Index count, const std::function<void(Index, Index)>& body, Index min_chunk) {
+  if (count <= 0) return;
+  const Index threads = inside_worker ? 1 : thread_count();
+  const Index chunks = std::min<Index>(threads, count / std::max<Index>(min_chunk, 1));
+  if (chunks <= 1) {
+    body(0, count);
+    return;
+  }
+  const std::function<void(int)> task = [&](int chunk) {
+    const Index begin = count * chunk / chunks;
+    const Index end = count * (chunk + 1) / chunks;
+    if (begin < end) body(begin, end);
+  };
+  if (!pool()->try_run(static_cast<int>(chunks), task)) body(0, count);
+}
+
+}  // namespace dlrun

@@ -1,0 +1,62 @@
+// Datasets kept compact in memory (IDX images as uint8), views over rows, and the batcher that
+// gathers shuffled mini-batches into preallocated tensors, converting and normalising per batch.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/random.hpp"
+#include "core/tensor.hpp"
+
+namespace dlrun {
+
+struct Dataset {
+  std::string source;                 // the file(s) it came from, for messages
+  Shape sample_shape;                 // one example's input shape: {1, 28, 28}, {4}, {T}, ...
+  std::vector<std::uint8_t> bytes;    // inputs, when stored as uint8 (IDX, text token ids)
+  std::vector<float> floats;          // inputs otherwise
+  std::vector<std::int32_t> labels;   // class targets: one per example, or per step for text
+  Index labels_per_sample = 1;
+  std::vector<float> targets;         // regression targets
+  Shape target_shape;                 // one example's regression target shape, e.g. {1}
+  std::vector<std::string> class_names;  // classification: class index -> name
+  std::vector<std::string> feature_names;
+
+  Index size() const;
+  Index features_per_sample() const { return sample_shape.element_count(); }
+  bool is_classification() const { return !labels.empty(); }
+  // The raw value of feature f of example i, as float (before scaling / normalising).
+  float raw(Index i, Index f) const;
+};
+
+// Per-feature affine transform applied per batch: x' = (x * multiplier[f]) + offset[f]; it folds
+// `scale` and the fitted normalisation together.
+struct InputTransform {
+  std::vector<float> multiplier;
+  std::vector<float> offset;
+  // scale: divide raw values by it; normalize: none | standard | minmax, fitted on `rows` of
+  // `dataset` only (the training rows).
+  static InputTransform fit(const Dataset& dataset, std::span<const Index> rows, double scale,
+                            const std::string& normalize);
+  void apply(std::span<const float> raw, std::span<float> out) const;
+};
+
+// Gathers rows of a dataset into batch tensors.
+//   inputs: (B, sample_shape...), transformed; labels: B * labels_per_sample;
+//   targets (regression or autoencoder): (B, target_shape...).
+void gather_inputs(const Dataset& dataset, std::span<const Index> rows, const InputTransform& transform,
+                   Tensor& inputs);
+void gather_labels(const Dataset& dataset, std::span<const Index> rows, std::vector<std::int32_t>& labels);
+void gather_targets(const Dataset& dataset, std::span<const Index> rows, Tensor& targets);
+
+// Stratified (by label when classification) split of `rows` into (train, held_out), held_out
+// being round(fraction * n) rows; deterministic given rng.
+struct Split {
+  std::vector<Index> train;
+  std::vector<Index> held_out;
+};
+Split split_rows(const Dataset& dataset, std::span<const Index> rows, double fraction, Rng& rng);
+
+}  // namespace dlrun

@@ -1,0 +1,37 @@
+// Loads the datasets a config names: reads the files, holds out the validation split (stratified),
+// and fits the input transform on the training rows only.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "config/config.hpp"
+#include "data/dataset.hpp"
+
+namespace dlrun {
+
+// Some rows of one dataset. Shared ownership keeps views valid when LoadedData moves.
+struct DataView {
+  std::shared_ptr<const Dataset> dataset;
+  std::vector<Index> rows;
+  bool empty() const { return rows.empty(); }
+  Index size() const { return static_cast<Index>(rows.size()); }
+};
+
+struct LoadedData {
+  DataView train;
+  DataView validation;  // empty when the config has no validation
+  DataView test;        // empty when the config has no test set
+  InputTransform transform;
+};
+
+// Reads one source. `classification`: CSV/NPY labels are classes (strings mapped to sorted class
+// names; integers kept as given) rather than regression targets. Throws DataError with file and
+// line (and column for CSV) on malformed input, ConfigError for a config that names missing columns.
+Dataset read_source(const DataSource& source, bool classification, const DataConfig& config);
+
+// Everything for a run. The validation split is drawn from Rng::for_stream(seed, "split").
+LoadedData load_data(const DataConfig& config, bool classification, std::uint64_t seed);
+
+}  // namespace dlrun

@@ -1,0 +1,32 @@
+// Reading and writing safetensors files (8-byte little-endian header length, JSON header, raw
+// little-endian data), the checkpoint container of DESIGN.md §5. Only F32 tensors are written;
+// reading validates everything before use and reports a bad file as one DataError.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/tensor.hpp"
+
+namespace dlrun {
+
+struct SafetensorsContents {
+  std::map<std::string, std::string> metadata;           // "__metadata__"
+  std::vector<std::pair<std::string, Tensor>> tensors;   // in file order
+  const Tensor* find(std::string_view name) const;
+};
+
+// Writes atomically: a temporary file in the same folder, flushed and fsynced, then renamed over
+// `path`. Throws OutputError (and removes the temporary) when anything fails; `path` is then as it was.
+void write_safetensors(const std::filesystem::path& path,
+                       const std::vector<std::pair<std::string, const Tensor*>>& tensors,
+                       const std::map<std::string, std::string>& metadata);
+
+// Reads and validates: header length within the file, JSON well-formed, dtypes F32, shapes vs
+// byte ranges, offsets inside the data area and non-overlapping. Throws DataError naming the file.
+SafetensorsContents read_safetensors(const std::filesystem::path& path);
+
+}  // namespace dlrun
