@@ -8,7 +8,11 @@
 namespace dlrun::app {
 namespace {
 std::atomic<bool> stop_requested{false};
-extern "C" void on_stop_signal(int /*signal*/) { stop_requested.store(true); }
+// The first signal asks for a clean stop (finish the batch, checkpoint); a second one kills.
+extern "C" void on_stop_signal(int signal) {
+  stop_requested.store(true);
+  std::signal(signal, SIG_DFL);
+}
 }  // namespace
 
 Config load_config_with_flags(const CommonOptions& common) {

@@ -69,4 +69,24 @@ void EarlyStopping::set_state(const std::map<std::string, double>& state) {
   if (auto it = state.find("wait"); it != state.end()) wait_ = static_cast<Index>(it->second);
 }
 
+std::vector<std::pair<std::string, const Tensor*>> EarlyStopping::snapshot_tensors() const {
+  std::vector<std::pair<std::string, const Tensor*>> tensors;
+  if (best_parameters_.empty()) return tensors;
+  std::size_t i = 0;
+  for (const ParameterRef& ref : model_.parameters()) {
+    tensors.emplace_back("early_stopping.best." + ref.name, &best_parameters_[i++]);
+  }
+  return tensors;
+}
+
+void EarlyStopping::restore_snapshot(const std::function<const Tensor*(const std::string&)>& find) {
+  std::vector<Tensor> snapshot;
+  for (const ParameterRef& ref : model_.parameters()) {
+    const Tensor* stored = find("early_stopping.best." + ref.name);
+    if (stored == nullptr || stored->shape() != ref.parameter->value.shape()) return;
+    snapshot.push_back(*stored);
+  }
+  best_parameters_ = std::move(snapshot);
+}
+
 }  // namespace dlrun

@@ -3,6 +3,7 @@
 // best epoch's parameters when it stops training), start_from_epoch.
 #pragma once
 
+#include <functional>
 #include <limits>
 #include <map>
 #include <string>
@@ -31,9 +32,13 @@ class EarlyStopping final : public Callback {
   bool stopped() const { return stopped_; }
   const std::string& reason() const { return reason_; }
 
-  // For checkpoints: best, best_epoch, wait.
+  // For checkpoints: best, best_epoch, wait; and with restore_best the best epoch's parameters,
+  // as tensors named "early_stopping.best.<param>".
   std::map<std::string, double> state() const;
   void set_state(const std::map<std::string, double>& state);
+  std::vector<std::pair<std::string, const Tensor*>> snapshot_tensors() const;
+  // Takes the snapshot back from checkpoint tensors (absent ones leave it empty).
+  void restore_snapshot(const std::function<const Tensor*(const std::string&)>& find);
 
  private:
   bool improves(double value) const;

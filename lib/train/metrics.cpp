@@ -141,4 +141,25 @@ MetricValues MetricAccumulator::results() const {
   return values;
 }
 
+nlohmann::json MetricAccumulator::to_json() const {
+  return {{"loss_sum", loss_sum_},   {"examples", examples_},   {"confusion", confusion_},
+          {"top_k_hits", top_k_hits_}, {"predictions", predictions_}, {"abs_sum", abs_sum_},
+          {"sq_sum", sq_sum_},       {"target_sum", target_sum_}, {"target_sq_sum", target_sq_sum_},
+          {"values", values_}};
+}
+
+void MetricAccumulator::from_json(const nlohmann::json& value) {
+  loss_sum_ = value.at("loss_sum").get<double>();
+  examples_ = value.at("examples").get<Index>();
+  auto confusion = value.at("confusion").get<std::vector<std::vector<std::int64_t>>>();
+  if (confusion.size() == confusion_.size()) confusion_ = std::move(confusion);
+  top_k_hits_ = value.at("top_k_hits").get<std::int64_t>();
+  predictions_ = value.at("predictions").get<std::int64_t>();
+  abs_sum_ = value.at("abs_sum").get<double>();
+  sq_sum_ = value.at("sq_sum").get<double>();
+  target_sum_ = value.at("target_sum").get<double>();
+  target_sq_sum_ = value.at("target_sq_sum").get<double>();
+  values_ = value.at("values").get<std::int64_t>();
+}
+
 }  // namespace dlrun

@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "losses/loss.hpp"
 
 namespace dlrun {
@@ -41,6 +43,10 @@ class MetricAccumulator {
     std::int64_t support = 0;
   };
   std::vector<ClassScores> per_class() const;
+
+  // The running sums, for mid-epoch checkpoints.
+  nlohmann::json to_json() const;
+  void from_json(const nlohmann::json& value);
 
  private:
   std::vector<std::string> names_;

@@ -55,6 +55,17 @@ Evaluation Trainer::evaluate(const DataView& view) {
   return dlrun::evaluate(model_, binding_, view, data_.transform, task_, config_.metrics, batch);
 }
 
+nlohmann::json Trainer::progress() const {
+  return {{"metrics", train_metrics_.to_json()}, {"penalty_sum", penalty_sum_}, {"penalty_examples", penalty_examples_}};
+}
+
+void Trainer::restore_progress(const nlohmann::json& progress) {
+  if (!progress.contains("metrics")) return;
+  train_metrics_.from_json(progress.at("metrics"));
+  penalty_sum_ = progress.at("penalty_sum").get<double>();
+  penalty_examples_ = progress.at("penalty_examples").get<Index>();
+}
+
 double Trainer::train_step(std::span<const Index> rows, Index epoch, Index step, Index global_step) {
   batch_.assemble(*data_.train.dataset, rows, data_.transform, task_);
   const BatchTargets targets = batch_.targets();

@@ -32,6 +32,10 @@ class Trainer {
   TrainState fit(TrainState state);
 
   Evaluation evaluate(const DataView& view);
+
+  // The current epoch's running metric sums, so that a mid-epoch checkpoint resumes them.
+  nlohmann::json progress() const;
+  void restore_progress(const nlohmann::json& progress);
   Index steps_per_epoch() const;
   const LossBinding& loss_binding() const { return binding_; }
 
