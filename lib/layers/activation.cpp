@@ -48,18 +48,25 @@ bool is_cheap(ActivationFunction function) {
          function == ActivationFunction::leaky_relu;
 }
 
-// y = f(x) over [begin, end). Each branch is a plain loop the compiler can vectorise.
+// y = f(x) over [begin, end). Each case is a plain loop; the ones without libm calls vectorise
+// (GCC needs -O3 or -fvect-cost-model=cheap for loops of unknown length).
 void activation_forward(const ActivationSpec& spec, const float* x, float* y, Index begin, Index end) {
   switch (spec.function) {
     case ActivationFunction::linear:
       std::copy(x + begin, x + end, y + begin);
       break;
     case ActivationFunction::relu:
-      for (Index i = begin; i < end; ++i) y[i] = std::max(x[i], 0.0f);  // keeps NaN, as PyTorch
+      for (Index i = begin; i < end; ++i) y[i] = x[i] <= 0.0f ? 0.0f : x[i];  // keeps NaN, as PyTorch
       break;
     case ActivationFunction::leaky_relu: {
       const float slope = spec.negative_slope;
-      for (Index i = begin; i < end; ++i) y[i] = x[i] > 0.0f ? x[i] : x[i] * slope;
+      // pos + slope * neg rather than a select of x and x * slope: with trapping math GCC will not
+      // if-convert a select with a multiplication on one side, and the loop would not vectorise.
+      for (Index i = begin; i < end; ++i) {
+        const float v = x[i];
+        const bool positive = v > 0.0f;
+        y[i] = (positive ? v : 0.0f) + slope * (positive ? 0.0f : v);
+      }
       break;
     }
     case ActivationFunction::elu: {
@@ -93,11 +100,18 @@ void activation_backward(const ActivationSpec& spec, const float* x, const float
       std::copy(g + begin, g + end, grad_x + begin);
       break;
     case ActivationFunction::relu:
-      for (Index i = begin; i < end; ++i) grad_x[i] = x[i] > 0.0f ? g[i] : 0.0f;
+      for (Index i = begin; i < end; ++i) {
+        const float gi = g[i];  // loaded unconditionally, so the select vectorises
+        grad_x[i] = x[i] > 0.0f ? gi : 0.0f;
+      }
       break;
     case ActivationFunction::leaky_relu: {
       const float slope = spec.negative_slope;
-      for (Index i = begin; i < end; ++i) grad_x[i] = x[i] > 0.0f ? g[i] : g[i] * slope;
+      for (Index i = begin; i < end; ++i) {
+        const float gi = g[i];
+        const bool positive = x[i] > 0.0f;
+        grad_x[i] = (positive ? gi : 0.0f) + slope * (positive ? 0.0f : gi);
+      }
       break;
     }
     case ActivationFunction::elu: {
