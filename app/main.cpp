@@ -8,6 +8,7 @@
 #include "app/commands.hpp"
 #include "app/console.hpp"
 #include "core/errors.hpp"
+#include "core/version.hpp"
 
 namespace {
 
@@ -30,7 +31,7 @@ void add_common(CLI::App* command, dlrun::app::CommonOptions& common, bool train
 int main(int argc, char** argv) {
   CLI::App app{"dlrun: train neural networks from YAML configs"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string(DLRUN_VERSION) + " (" + DLRUN_GIT_REVISION + ")");
+  app.set_version_flag("--version", dlrun::version_string());
 
   dlrun::app::CommonOptions common;
   dlrun::app::TrainOptions train_options;

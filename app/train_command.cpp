@@ -10,6 +10,7 @@
 #include "app/console.hpp"
 #include "config/emit.hpp"
 #include "core/threads.hpp"
+#include "core/version.hpp"
 #include "io/checkpoint_files.hpp"
 #include "io/files.hpp"
 #include "io/sha256.hpp"
@@ -57,7 +58,7 @@ nlohmann::json provenance_of(const Config& config) {
   add(config.data.train);
   if (config.data.test) add(*config.data.test);
   if (config.data.validation.kind == ValidationSpec::Kind::source) add(config.data.validation.source);
-  return {{"version", std::string(DLRUN_VERSION) + "+" + DLRUN_GIT_REVISION},
+  return {{"version", version_string()},
           {"seed", config.seed},
           {"threads", thread_count()},
           {"data_sha256", data}};
