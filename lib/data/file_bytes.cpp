@@ -49,8 +49,9 @@ void advise_huge_pages(void* data, std::size_t size) {
   constexpr std::uintptr_t kHuge = std::uintptr_t{1} << 21;
   const auto begin = (reinterpret_cast<std::uintptr_t>(data) + kHuge - 1) & ~(kHuge - 1);
   const auto end = (reinterpret_cast<std::uintptr_t>(data) + size) & ~(kHuge - 1);
-  if (end > begin)
+  if (end > begin) {
     madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);  // a hint; failure is fine
+  }
 #else
   (void)data;
   (void)size;
