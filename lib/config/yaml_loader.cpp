@@ -49,7 +49,7 @@ bool is_yaml_non_finite(const std::string& text) {
 // recursion gets deep: an event arrives as soon as its collection starts.
 class TreeBuilder : public YAML::EventHandler {
  public:
-  explicit TreeBuilder(const Places& places) : places_(places) {}
+  TreeBuilder(const Places& places, std::string hint) : places_(places), hint_(std::move(hint)) {}
 
   std::optional<Node>& root() { return root_; }
 
@@ -125,7 +125,7 @@ class TreeBuilder : public YAML::EventHandler {
   void open(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor, Node node) {
     check_anchor(mark, anchor);
     if (tag != "?") reject_tag(mark, tag);
-    if (expecting_key()) fail(mark, "a mapping key must be a plain string, not " + node.kind_name());
+    if (expecting_key()) fail(mark, "a mapping key must be a plain string, not " + node.kind_name() + hint_);
     if (static_cast<int>(stack_.size()) >= kMaxConfigDepth) {
       fail(mark, "nesting is deeper than " + std::to_string(kMaxConfigDepth) + " levels");
     }
@@ -149,6 +149,8 @@ class TreeBuilder : public YAML::EventHandler {
     } else if (!parent.has_key) {
       add_key(parent, node, mark);
     } else {
+      // yaml-cpp places an empty value at the next token; its key is the better place to point.
+      if (node.is_null()) node.set_where(parent.key_where);
       parent.node.entries().push_back(NodeEntry{std::move(parent.key), parent.key_where, std::move(node)});
       parent.has_key = false;
     }
@@ -169,6 +171,7 @@ class TreeBuilder : public YAML::EventHandler {
   }
 
   const Places& places_;
+  std::string hint_;  // appended to errors that an unclosed bracket may cause
   std::vector<Frame> stack_;
   std::optional<Node> root_;
   int documents_ = 0;
@@ -192,39 +195,51 @@ bool is_blank(std::string_view text, std::size_t i) {
   return i >= text.size() || text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r';
 }
 
-// The offset of the first `[` or `{` nested deeper than kMaxConfigDepth, or npos. A cheap scan
-// before yaml-cpp sees the text: on an unclosed `[[[[...` yaml-cpp recurses (and guesses a
-// mapping key) before any event could stop it. It over-counts rather than under-counts: brackets
-// inside block scalars may count, brackets inside plain scalars and quotes do not.
-std::size_t deep_flow_offset(std::string_view text) {
-  int depth = 0;
-  bool token_start = true;  // a `[` or `{` here would open a flow collection
+// A cheap scan of flow brackets before yaml-cpp sees the text: on an unclosed `[[[[...` yaml-cpp
+// recurses (and guesses a mapping key) before any event could stop it, and reports an unclosed
+// `[` far from where it is. It over-counts rather than under-counts: brackets inside block
+// scalars may count, brackets inside plain scalars and quotes do not.
+struct FlowScan {
+  std::size_t too_deep = std::string_view::npos;  // the first `[`/`{` past kMaxConfigDepth
+  std::size_t unclosed = std::string_view::npos;  // the innermost `[`/`{` never closed
+};
+
+FlowScan scan_flow(std::string_view text) {
+  FlowScan scan;
+  std::vector<std::size_t> open;  // offsets of the open brackets
+  bool token_start = true;        // a `[` or `{` here would open a flow collection
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
+    const bool in_flow = !open.empty();
     if (c == '\n') {
       token_start = true;
     } else if (c == ' ' || c == '\t' || c == '\r') {
       // whitespace keeps the state
     } else if (c == '#' && (i == 0 || is_blank(text, i - 1))) {
       while (i + 1 < text.size() && text[i + 1] != '\n') ++i;
-    } else if ((c == '"' || c == '\'') && (token_start || depth > 0)) {
+    } else if ((c == '"' || c == '\'') && (token_start || in_flow)) {
       for (++i; i < text.size() && text[i] != c; ++i) {
         if (c == '"' && text[i] == '\\') ++i;
       }
       token_start = false;
-    } else if ((c == '[' || c == '{') && (token_start || depth > 0)) {
-      if (++depth > kMaxConfigDepth) return i;
+    } else if ((c == '[' || c == '{') && (token_start || in_flow)) {
+      open.push_back(i);
+      if (static_cast<int>(open.size()) > kMaxConfigDepth) {
+        scan.too_deep = i;
+        return scan;
+      }
       token_start = true;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
+    } else if ((c == ']' || c == '}') && in_flow) {
+      open.pop_back();
       token_start = false;
-    } else if ((c == ',' && depth > 0) || ((c == ':' || c == '-' || c == '?') && is_blank(text, i + 1))) {
+    } else if ((c == ',' && in_flow) || ((c == ':' || c == '-' || c == '?') && is_blank(text, i + 1))) {
       token_start = true;
     } else {
       token_start = false;
     }
   }
-  return std::string_view::npos;
+  if (!open.empty()) scan.unclosed = open.back();
+  return scan;
 }
 
 std::string too_deep() {
@@ -244,11 +259,19 @@ std::optional<Node> parse_document(std::string_view text, const Places& places, 
     throw ConfigError(location_of(text, nul, places),
                       "the config text contains a NUL byte (is it a binary file?)");
   }
-  if (const std::size_t deep = deep_flow_offset(text); deep != std::string_view::npos) {
-    throw ConfigError(location_of(text, deep, places), too_deep());
+  const FlowScan scan = scan_flow(text);
+  if (scan.too_deep != std::string_view::npos)
+    throw ConfigError(location_of(text, scan.too_deep, places), too_deep());
+  std::string hint;  // for yaml-cpp's messages about an unclosed bracket, which point elsewhere
+  if (scan.unclosed != std::string_view::npos) {
+    const Location where = location_of(text, scan.unclosed, places);
+    const std::string bracket(1, text[scan.unclosed]);
+    hint = places.positions ? " (is the '" + bracket + "' at line " + std::to_string(where.line) +
+                                  ", column " + std::to_string(where.column) + " closed?)"
+                            : " (is a '" + bracket + "' left unclosed?)";
   }
   std::istringstream stream{std::string(text)};
-  TreeBuilder builder(places);
+  TreeBuilder builder(places, hint);
   try {
     YAML::Parser parser(stream);
     // One document only, and never YAML::LoadAll: its loop does not terminate on some malformed
@@ -260,7 +283,7 @@ std::optional<Node> parse_document(std::string_view text, const Places& places, 
   } catch (const YAML::DeepRecursion& error) {
     builder.fail(error.mark, too_deep());
   } catch (const YAML::Exception& error) {
-    builder.fail(error.mark, "YAML syntax error: " + error.msg);
+    builder.fail(error.mark, "YAML syntax error: " + error.msg + hint);
   }
   return std::move(*builder.root());
 }
