@@ -251,8 +251,7 @@ std::string too_deep() {
 template <typename CheckRoot>
 std::optional<Node> parse_document(std::string_view text, const Places& places, CheckRoot check_root) {
   if (text.size() > kMaxConfigBytes) {
-    throw ConfigError(Location{places.file, 0, 0},
-                      "the config text is larger than " + std::to_string(kMaxConfigBytes / 1024) + " KiB");
+    throw ConfigError(Location{places.file, 0, 0}, "the config text is larger than 1 MiB");
   }
   // yaml-cpp would take NUL bytes as a UTF-16/32 byte-order guess; a config never holds them.
   if (const std::size_t nul = text.find('\0'); nul != std::string_view::npos) {
@@ -291,15 +290,18 @@ std::optional<Node> parse_document(std::string_view text, const Places& places, 
 }  // namespace
 
 Node parse_yaml(std::string_view text, const std::string& file_name) {
-  const std::string expected = "expected a mapping of keys (name:, data:, model:, ...)";
+  const std::string expected = "a mapping of keys (name:, data:, model:, ...)";
   auto check_root = [&](const Node& root) {
-    if (root.is_null()) throw ConfigError(Location{file_name, 0, 0}, "the config is empty; " + expected);
-    if (!root.is_map())
-      throw ConfigError(root.where(),
-                        "the config must be a mapping: " + expected + ", got " + root.kind_name());
+    if (root.is_null())
+      throw ConfigError(Location{file_name, 0, 0}, "the config is empty; expected " + expected);
+    if (root.is_map()) return;
+    // A scalar's text can be the whole (wrong) file: show its start only.
+    std::string got = root.kind_name();
+    if (root.is_scalar() && root.text().size() > 40) got = "'" + root.text().substr(0, 40) + "...'";
+    throw ConfigError(root.where(), "the config must be " + expected + ", got " + got);
   };
   std::optional<Node> root = parse_document(text, Places{file_name, true}, check_root);
-  if (!root) throw ConfigError(Location{file_name, 0, 0}, "the config is empty; " + expected);
+  if (!root) throw ConfigError(Location{file_name, 0, 0}, "the config is empty; expected " + expected);
   return std::move(*root);
 }
 
@@ -332,8 +334,7 @@ Node load_yaml_file(const std::filesystem::path& file) {
   if (in.bad()) throw ConfigError(where, "cannot read the config file: read error");
   text.resize(static_cast<std::size_t>(in.gcount()));
   if (text.size() > kMaxConfigBytes) {
-    throw ConfigError(where, "the config file is larger than " + std::to_string(kMaxConfigBytes / 1024) +
-                                 " KiB; is it the right file?");
+    throw ConfigError(where, "the config file is larger than 1 MiB; is it the right file?");
   }
   return parse_yaml(text, file.string());
 }

@@ -16,7 +16,7 @@
 
 namespace dlrun {
 
-inline constexpr std::size_t kMaxConfigBytes = std::size_t{1} << 20;
+inline constexpr std::size_t kMaxConfigBytes = std::size_t{1} << 20;  // messages say "1 MiB"
 inline constexpr int kMaxConfigDepth = 64;  // nested lists/mappings, the top mapping counting as 1
 
 // Parses a config document; the top level must be a non-empty-file mapping. Locations name

@@ -127,7 +127,7 @@ TEST_CASE("yaml loader: size limit, missing and unreadable files name the file")
   const auto big = dir.write("big.yaml", "a: " + std::string(kMaxConfigBytes, 'x') + "\n");
   const std::string message = config_error([&] { load_yaml_file(big); });
   CHECK(message.find(big.string() + ": ") == 0);
-  CHECK(message.find("larger than 1024 KiB") != std::string::npos);
+  CHECK(message.find("larger than 1 MiB") != std::string::npos);
   CHECK(config_error([&] { parse_yaml(std::string(kMaxConfigBytes + 1, ' '), "t"); }).find("larger") !=
         std::string::npos);
 
