@@ -12,8 +12,8 @@
 
 namespace dlrun::testing {
 
-// A mapping Node from a JSON object; each key i is placed at test.yaml:(i+1):3, its value at
-// column 10, so tests can check error locations.
+// A mapping Node from a JSON object (whose keys nlohmann::json keeps sorted); key i is placed at
+// test.yaml:(i+1):3, its value at column 10, so tests can check error locations.
 Node options_node(const nlohmann::json& object);
 inline Location option_location(int index) {
   return Location{"test.yaml", index + 1, 10};
