@@ -11,13 +11,20 @@
 namespace dlrun {
 namespace {
 
-// Upper bound on the column matrix, in floats (16 MiB). The seed CNN's whole batch (64 x 1x28x28,
-// 3x3) needs 0.39M and LeNet-5's 1.25M, so they run as one chunk; a wide layer on a big batch is
-// split into chunks of samples instead of allocating hundreds of MB.
-constexpr Index kColumnBudget = Index{1} << 22;
-
 std::span<float> block(std::span<float> values, Index offset, Index count) {
   return values.subspan(static_cast<std::size_t>(offset), static_cast<std::size_t>(count));
+}
+
+// The sum of `count` floats, in double over four independent chains: GCC -O2 keeps a single
+// floating-point chain in order, which is latency bound (4 cycles per value).
+double sum_values(const float* values, Index count) {
+  double partial[4] = {0.0, 0.0, 0.0, 0.0};
+  Index i = 0;
+  for (; i + 4 <= count; i += 4) {
+    for (Index k = 0; k < 4; ++k) partial[k] += values[i + k];
+  }
+  for (; i < count; ++i) partial[0] += values[i];
+  return (partial[0] + partial[1]) + (partial[2] + partial[3]);
 }
 
 }  // namespace
@@ -92,134 +99,183 @@ double Conv2d::flops_per_example(const Shape& input) const {
   return 2.0 * static_cast<double>(spec_.filters * (g.column_rows() / spec_.groups) * g.column_cols());
 }
 
-Index Conv2d::chunk_size(const ConvGeometry& geometry, Index batch) const {
-  const Index per_sample = std::max<Index>(geometry.column_rows() * geometry.column_cols(), 1);
-  return std::clamp<Index>(kColumnBudget / per_sample, 1, std::max<Index>(batch, 1));
+// Threading (measured, see the branch report): each worker takes a contiguous range of samples
+// and runs im2col and single-threaded GEMMs on them, a sample (or a small block of samples) at a
+// time, so the column matrix stays in cache and the GEMM writes straight into the output. This
+// beat one big GEMM over the whole batch's columns threaded by OpenBLAS: small-K convolutions
+// (K = C*KH*KW = 9 for the first layer) scale poorly inside OpenBLAS, and the batched layout needs
+// extra passes over (F, N*OH*OW) buffers to reorder them into NCHW. OpenBLAS is set to one thread
+// while workers call it, since concurrent multi-threaded calls of the pthread build serialize on
+// its internal lock and oversubscribe the cores; with one worker (one thread, or batch 1) it keeps
+// its threads.
+Index Conv2d::prepare_workers(Index batch) {
+  const Index workers = std::clamp<Index>(thread_count(), 1, std::max<Index>(batch, 1));
+  if (static_cast<Index>(workspaces_.size()) < workers) workspaces_.resize(static_cast<std::size_t>(workers));
+  return workers;
 }
 
-void Conv2d::fill_columns(const ConvGeometry& geometry, const Tensor& input, Index begin, Index end) {
-  const Index positions = geometry.column_cols();
-  const Index width = (end - begin) * positions;
-  columns_.resize({geometry.column_rows(), width});
-  const std::span<float> columns = columns_.values();
-  parallel_for(end - begin, [&](Index first, Index last) {
-    for (Index s = first; s < last; ++s) {
-      im2col(geometry, sample(input, begin + s), columns.subspan(static_cast<std::size_t>(s * positions)),
-             width);
+template <class Body>
+void Conv2d::for_sample_blocks(Index batch, Index block, const Body& body) {
+  const Index workers = prepare_workers(batch);
+  auto run = [&](Index worker) {
+    const Index begin = batch * worker / workers;
+    const Index end = batch * (worker + 1) / workers;
+    for (Index first = begin; first < end; first += block) {
+      body(workspaces_[static_cast<std::size_t>(worker)], first, std::min(end, first + block));
     }
-  });
+  };
+  if (workers == 1) {
+    run(0);
+    return;
+  }
+  const int saved_blas_threads = blas_threads();
+  set_blas_threads(1);
+  try {
+    parallel_for(workers, [&](Index first, Index last) {
+      for (Index worker = first; worker < last; ++worker) run(worker);
+    });
+  } catch (...) {
+    set_blas_threads(saved_blas_threads);
+    throw;
+  }
+  set_blas_threads(saved_blas_threads);
 }
 
-// Per chunk of samples: columns (CKK, n*P) <- im2col; per group, (F/G, CKK/G) x (CKK/G, n*P) ->
-// output_columns (F, n*P) with one GEMM; then each sample's (F, P) block is copied out with the bias.
-//
-// Threading: one large GEMM per group, threaded by OpenBLAS (set_thread_count sets its threads),
-// and our own pool for im2col/scatter over samples. This measured faster than splitting the batch
-// across pool workers with one single-threaded GEMM per sample (see the branch report for numbers).
-void Conv2d::forward(const Tensor& input, Tensor& output, const ForwardContext& /*context*/) {
-  const ConvGeometry g = geometry_for(input.shape());
-  const Index batch = input.shape()[0];
+Index Conv2d::block_size(const ConvGeometry& geometry, Index batch) const {
+  // At least ~kMinPositions GEMM columns per call (late layers have few output positions), and a
+  // block's columns within kBlockBudget floats.
+  constexpr Index kMinPositions = 512;
+  constexpr Index kBlockBudget = Index{1} << 20;
+  const Index positions = std::max<Index>(geometry.column_cols(), 1);
+  const Index wanted = (kMinPositions + positions - 1) / positions;
+  const Index affordable = kBlockBudget / std::max<Index>(geometry.column_rows() * positions, 1);
+  return std::clamp<Index>(std::min(wanted, affordable), 1, std::max<Index>(batch, 1));
+}
+
+// For a block of S samples: columns (CKK, S*P) <- im2col; per group (F/G, CKK/G) x (CKK/G, S*P).
+// With S = 1 the product is the sample's (F, P) output itself; otherwise it goes through
+// `products` and is copied out per sample. The bias is added on the way.
+void Conv2d::forward_block(const ConvGeometry& g, Workspace& workspace, const Tensor& input, Index begin,
+                           Index end, Tensor& output) {
+  const Index samples = end - begin;
   const Index positions = g.column_cols();
+  const Index width = samples * positions;
   const Index filters = spec_.filters;
   const Index group_filters = filters / spec_.groups;
   const Index group_rows = g.column_rows() / spec_.groups;
-  output.resize({batch, filters, g.output_h(), g.output_w()});
-  const Index chunk = chunk_size(g, batch);
-  const float* bias_values = spec_.bias ? bias().value.data() : nullptr;
-
-  for (Index begin = 0; begin < batch; begin += chunk) {
-    const Index end = std::min(batch, begin + chunk);
-    const Index width = (end - begin) * positions;
-    fill_columns(g, input, begin, end);
-    output_columns_.resize({filters, width});
-    for (Index group = 0; group < spec_.groups; ++group) {
-      gemm(Transpose::no, Transpose::no, group_filters, width, group_rows, 1.0f,
-           block(weight().value.values(), group * group_filters * group_rows, group_filters * group_rows),
-           block(columns_.values(), group * group_rows * width, group_rows * width), 0.0f,
-           block(output_columns_.values(), group * group_filters * width, group_filters * width));
-    }
-    const float* source = output_columns_.data();
-    float* target = output.data();
-    parallel_for(end - begin, [&](Index first, Index last) {
-      for (Index s = first; s < last; ++s) {
-        for (Index f = 0; f < filters; ++f) {
-          const float* from = source + f * width + s * positions;
-          float* to = target + ((begin + s) * filters + f) * positions;
-          const float shift = bias_values ? bias_values[f] : 0.0f;
-          for (Index p = 0; p < positions; ++p) to[p] = from[p] + shift;
-        }
-      }
-    });
+  workspace.columns.resize({g.column_rows(), width});
+  for (Index s = 0; s < samples; ++s) {
+    im2col(g, sample(input, begin + s),
+           workspace.columns.values().subspan(static_cast<std::size_t>(s * positions)), width);
   }
-  columns_hold_batch_ = chunk >= batch;
+  std::span<float> product = sample(output, begin).subspan(0, static_cast<std::size_t>(filters * width));
+  if (samples > 1) {
+    workspace.products.resize({filters, width});
+    product = workspace.products.values();
+  }
+  for (Index group = 0; group < spec_.groups; ++group) {
+    gemm(Transpose::no, Transpose::no, group_filters, width, group_rows, 1.0f,
+         block(weight().value.values(), group * group_filters * group_rows, group_filters * group_rows),
+         block(workspace.columns.values(), group * group_rows * width, group_rows * width), 0.0f,
+         block(product, group * group_filters * width, group_filters * width));
+  }
+  const float* bias_values = spec_.bias ? bias().value.data() : nullptr;
+  for (Index s = 0; s < samples; ++s) {
+    for (Index f = 0; f < filters; ++f) {
+      const float* from = product.data() + f * width + s * positions;
+      float* to = output.data() + ((begin + s) * filters + f) * positions;
+      const float shift = bias_values ? bias_values[f] : 0.0f;
+      for (Index p = 0; p < positions; ++p) to[p] = from[p] + shift;
+    }
+  }
 }
 
-// Per chunk: output_columns (F, n*P) <- grad_output; grad_bias += row sums;
-// grad_weight_g += G_g (F/G, n*P) x columns_g^T; then columns_g <- W_g^T x G_g (grad_columns, which
-// overwrites the columns once grad_weight has used them) and grad_input <- col2im per sample.
+void Conv2d::forward(const Tensor& input, Tensor& output, const ForwardContext& /*context*/) {
+  const ConvGeometry g = geometry_for(input.shape());
+  const Index batch = input.shape()[0];
+  output.resize({batch, spec_.filters, g.output_h(), g.output_w()});
+  for_sample_blocks(batch, block_size(g, batch), [&](Workspace& workspace, Index begin, Index end) {
+    forward_block(g, workspace, input, begin, end, output);
+  });
+}
+
+// For a block: columns <- im2col (recomputed rather than kept from forward: cheap, and cache-
+// resident); G (F, S*P) = grad_output of the block; grad_bias += row sums of G;
+// grad_weight_g += G_g x columns_g^T (into this worker's share); columns_g <- W_g^T x G_g
+// (grad_columns, overwriting the columns once grad_weight has used them); grad_input <- col2im.
+void Conv2d::backward_block(const ConvGeometry& g, Workspace& workspace, const Tensor& input,
+                            const Tensor& grad_output, Index begin, Index end, Tensor& grad_input) {
+  const Index samples = end - begin;
+  const Index positions = g.column_cols();
+  const Index width = samples * positions;
+  const Index filters = spec_.filters;
+  const Index group_filters = filters / spec_.groups;
+  const Index group_rows = g.column_rows() / spec_.groups;
+  workspace.columns.resize({g.column_rows(), width});
+  const std::span<float> columns = workspace.columns.values();
+  for (Index s = 0; s < samples; ++s) {
+    im2col(g, sample(input, begin + s), columns.subspan(static_cast<std::size_t>(s * positions)), width);
+  }
+  std::span<const float> gradient =
+      sample(grad_output, begin).subspan(0, static_cast<std::size_t>(filters * width));
+  if (samples > 1) {
+    workspace.products.resize({filters, width});
+    for (Index s = 0; s < samples; ++s) {
+      for (Index f = 0; f < filters; ++f) {
+        std::copy_n(grad_output.data() + ((begin + s) * filters + f) * positions, positions,
+                    workspace.products.data() + f * width + s * positions);
+      }
+    }
+    gradient = workspace.products.values();
+  }
+  if (spec_.bias) {
+    for (Index f = 0; f < filters; ++f)
+      workspace.grad_bias[f] += sum_values(gradient.data() + f * width, width);
+  }
+  const std::span<float> grad_weight = workspace.grad_weight.values();
+  for (Index group = 0; group < spec_.groups; ++group) {
+    const auto group_gradient = gradient.subspan(static_cast<std::size_t>(group * group_filters * width),
+                                                 static_cast<std::size_t>(group_filters * width));
+    gemm(Transpose::no, Transpose::yes, group_filters, group_rows, width, 1.0f, group_gradient,
+         block(columns, group * group_rows * width, group_rows * width), 1.0f,
+         block(grad_weight, group * group_filters * group_rows, group_filters * group_rows));
+    gemm(Transpose::yes, Transpose::no, group_rows, width, group_filters, 1.0f,
+         block(weight().value.values(), group * group_filters * group_rows, group_filters * group_rows),
+         group_gradient, 0.0f, block(columns, group * group_rows * width, group_rows * width));
+  }
+  for (Index s = 0; s < samples; ++s) {
+    const std::span<float> image = sample(grad_input, begin + s);
+    std::fill(image.begin(), image.end(), 0.0f);
+    col2im_add(g, columns.subspan(static_cast<std::size_t>(s * positions)), image, width);
+  }
+}
+
 void Conv2d::backward(const Tensor& input, const Tensor& /*output*/, const Tensor& grad_output,
                       Tensor& grad_input) {
   const ConvGeometry g = geometry_for(input.shape());
   const Index batch = input.shape()[0];
-  const Index positions = g.column_cols();
-  const Index filters = spec_.filters;
-  const Index group_filters = filters / spec_.groups;
-  const Index group_rows = g.column_rows() / spec_.groups;
-  if (grad_output.size() != batch * filters * positions) {
+  if (grad_output.size() != batch * spec_.filters * g.column_cols()) {
     throw ShapeError(layer_label(name_, kKind) + ": grad_output " + grad_output.shape().to_string() +
                      " does not match the output " + output_shape(input.shape()).to_string());
   }
   grad_input.resize(input.shape());
-  const Index chunk = chunk_size(g, batch);
-  float* grad_bias = spec_.bias ? bias().grad.data() : nullptr;
-
-  for (Index begin = 0; begin < batch; begin += chunk) {
-    const Index end = std::min(batch, begin + chunk);
-    const Index width = (end - begin) * positions;
-    if (!(columns_hold_batch_ && chunk >= batch)) fill_columns(g, input, begin, end);
-    output_columns_.resize({filters, width});
-    const float* from = grad_output.data();
-    float* gathered = output_columns_.data();
-    parallel_for(end - begin, [&](Index first, Index last) {
-      for (Index s = first; s < last; ++s) {
-        for (Index f = 0; f < filters; ++f) {
-          std::copy_n(from + ((begin + s) * filters + f) * positions, positions,
-                      gathered + f * width + s * positions);
-        }
-      }
-    });
-    if (grad_bias != nullptr) {
-      parallel_for(filters, [&](Index first, Index last) {
-        for (Index f = first; f < last; ++f) {
-          const float* row = gathered + f * width;
-          double sum = 0.0;
-          for (Index i = 0; i < width; ++i) sum += row[i];
-          grad_bias[f] += static_cast<float>(sum);
-        }
-      });
-    }
-    for (Index group = 0; group < spec_.groups; ++group) {
-      gemm(Transpose::no, Transpose::yes, group_filters, group_rows, width, 1.0f,
-           block(output_columns_.values(), group * group_filters * width, group_filters * width),
-           block(columns_.values(), group * group_rows * width, group_rows * width), 1.0f,
-           block(weight().grad.values(), group * group_filters * group_rows, group_filters * group_rows));
-    }
-    for (Index group = 0; group < spec_.groups; ++group) {
-      gemm(Transpose::yes, Transpose::no, group_rows, width, group_filters, 1.0f,
-           block(weight().value.values(), group * group_filters * group_rows, group_filters * group_rows),
-           block(output_columns_.values(), group * group_filters * width, group_filters * width), 0.0f,
-           block(columns_.values(), group * group_rows * width, group_rows * width));
-    }
-    const std::span<const float> grad_columns = columns_.values();
-    parallel_for(end - begin, [&](Index first, Index last) {
-      for (Index s = first; s < last; ++s) {
-        const std::span<float> image = sample(grad_input, begin + s);
-        std::fill(image.begin(), image.end(), 0.0f);
-        col2im_add(g, grad_columns.subspan(static_cast<std::size_t>(s * positions)), image, width);
-      }
-    });
+  prepare_workers(batch);
+  for (Workspace& workspace : workspaces_) {
+    workspace.grad_weight.resize(weight().grad.shape());
+    workspace.grad_weight.zero();
+    workspace.grad_bias.assign(static_cast<std::size_t>(spec_.filters), 0.0);
   }
-  columns_hold_batch_ = false;
+  for_sample_blocks(batch, block_size(g, batch), [&](Workspace& workspace, Index begin, Index end) {
+    backward_block(g, workspace, input, grad_output, begin, end, grad_input);
+  });
+  // Reduce the workers' shares (workspaces of workers that got no samples hold zeros).
+  float* grad_weight = weight().grad.data();
+  for (const Workspace& workspace : workspaces_) {
+    for (Index i = 0; i < weight().grad.size(); ++i) grad_weight[i] += workspace.grad_weight[i];
+    if (spec_.bias) {
+      for (Index f = 0; f < spec_.filters; ++f) bias().grad[f] += static_cast<float>(workspace.grad_bias[f]);
+    }
+  }
 }
 
 namespace {

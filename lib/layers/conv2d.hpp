@@ -1,5 +1,5 @@
 // conv2d: 2-D convolution (PyTorch's nn.Conv2d: cross-correlation, weight [F, C/groups, KH, KW]) by
-// im2col + GEMM over the whole mini-batch. Input (N, C, H, W) -> output (N, F, OH, OW).
+// im2col + GEMM, the batch split across worker threads. Input (N, C, H, W) -> output (N, F, OH, OW).
 #pragma once
 
 #include <memory>
@@ -44,11 +44,25 @@ class Conv2d final : public Layer {
  private:
   // Checks the input shape (rank, channels, kernel fits) and throws ShapeError naming the layer.
   ConvGeometry geometry_for(const Shape& input) const;
-  // How many samples share one column matrix: the whole batch unless the columns would exceed a
-  // fixed memory budget.
-  Index chunk_size(const ConvGeometry& geometry, Index batch) const;
-  // columns_ <- im2col of samples [begin, end) of `input`, side by side.
-  void fill_columns(const ConvGeometry& geometry, const Tensor& input, Index begin, Index end);
+  // One worker's scratch, sized on first use and then reused: no allocation per batch.
+  struct Workspace {
+    Tensor columns;      // (C*KH*KW, S*OH*OW) for a block of S samples; in backward, grad_columns
+    Tensor products;     // (F, S*OH*OW): GEMM output, or the gathered grad_output (only when S > 1)
+    Tensor grad_weight;  // this worker's share of grad_weight
+    std::vector<double> grad_bias;
+  };
+  // How many workers share a batch (the thread count, at most the batch); sizes workspaces_.
+  Index prepare_workers(Index batch);
+  // Splits the batch into one contiguous range of samples per worker and calls
+  // body(workspace, begin, end) on blocks of at most `block` samples.
+  template <class Body>
+  void for_sample_blocks(Index batch, Index block, const Body& body);
+  // Samples per GEMM: enough output positions per GEMM call to keep it efficient.
+  Index block_size(const ConvGeometry& geometry, Index batch) const;
+  void forward_block(const ConvGeometry& geometry, Workspace& workspace, const Tensor& input, Index begin,
+                     Index end, Tensor& output);
+  void backward_block(const ConvGeometry& geometry, Workspace& workspace, const Tensor& input,
+                      const Tensor& grad_output, Index begin, Index end, Tensor& grad_input);
 
   Parameter& weight() { return parameters_[0]; }  // [F, C/groups, KH, KW]
   Parameter& bias() { return parameters_[1]; }    // [F], only when spec_.bias
@@ -59,11 +73,7 @@ class Conv2d final : public Layer {
   Index extra_pad_h_ = 0;  // one more zero row/column after, for 'same' with an even kernel
   Index extra_pad_w_ = 0;
   std::vector<Parameter> parameters_;
-
-  // Scratch, sized on first use and then reused: no allocation per batch.
-  Tensor columns_;                   // (C*KH*KW, n*OH*OW) for a chunk of n samples; in backward, grad_columns
-  Tensor output_columns_;            // (F, n*OH*OW): the GEMM result in forward, grad_output in backward
-  bool columns_hold_batch_ = false;  // columns_ still holds the whole batch from forward()
+  std::vector<Workspace> workspaces_;  // one per worker thread
 };
 
 // Options: filters (required), kernel (required; int or [kh, kw]), stride, padding (valid | same |

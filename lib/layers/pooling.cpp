@@ -1,7 +1,9 @@
 #include "layers/pooling.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "core/errors.hpp"
@@ -53,6 +55,125 @@ Window window(Index o, Index stride, Index pad, Index pool, Index size) {
   return {std::max<Index>(start, 0), std::min<Index>(start + pool, size)};
 }
 
+// best, best_at <- (value, at) when value is larger, or NaN (PyTorch: the first maximum in
+// row-major window order wins; NaN propagates). Written with bit masks, not branches: on real
+// activations the comparison is a coin flip that the branch predictor loses, and GCC -O2 turns a
+// ternary back into a branch (measured 6.3 ms vs 2.2 ms for the seed CNN's pool, one thread).
+inline void select_max(float value, Index at, float& best, std::int32_t& best_at) {
+  const std::uint32_t mask = 0u - static_cast<std::uint32_t>((value > best) | (value != value));
+  best = std::bit_cast<float>((std::bit_cast<std::uint32_t>(value) & mask) |
+                              (std::bit_cast<std::uint32_t>(best) & ~mask));
+  best_at = static_cast<std::int32_t>((static_cast<std::uint32_t>(at) & mask) |
+                                      (static_cast<std::uint32_t>(best_at) & ~mask));
+}
+
+class MaxSoFar {
+ public:
+  MaxSoFar(const float* x, Index at) : best_(x[at]), best_at_(static_cast<std::int32_t>(at)) {}
+  void offer(const float* x, Index at) { select_max(x[at], at, best_, best_at_); }
+  float value() const { return best_; }
+  std::int32_t index() const { return best_at_; }
+
+ private:
+  float best_;
+  std::int32_t best_at_;
+};
+
+// Output columns [begin, end) of one output row whose windows lie inside the image horizontally
+// (input rows `rows`): a row at a time with the window cells in the outer loops, so the inner loop
+// is long and branch-free. The window order (row-major) and the select rule match select_max.
+void max_pool_interior_generic(const float* x, Index width, Window rows, const Pool2dSpec& s, Index begin,
+                               Index end, float* y, std::int32_t* a) {
+  const Index stride = s.stride_w;
+  for (Index ow = begin; ow < end; ++ow) {
+    const Index at = rows.begin * width + ow * stride - s.pad_w;
+    y[ow] = x[at];
+    a[ow] = static_cast<std::int32_t>(at);
+  }
+  for (Index h = rows.begin; h < rows.end; ++h) {
+    for (Index j = (h == rows.begin ? 1 : 0); j < s.pool_w; ++j) {
+      const Index base = h * width + j - s.pad_w;
+      for (Index ow = begin, at = base + begin * stride; ow < end; ++ow, at += stride)
+        select_max(x[at], at, y[ow], a[ow]);
+    }
+  }
+}
+
+// The common case, windows 2 wide with stride 2 (maxpool2d pool 2), four outputs at a time with
+// GCC/Clang vector extensions (SSE2 on plain x86-64, NEON on arm64): even and odd input columns
+// are split by a shuffle and compared with masks. 3x faster than the generic loop (0.6 vs 2.0 ms
+// for the seed CNN's (64, 32, 26, 26) input on one thread).
+using Float4 = float __attribute__((vector_size(16)));
+using Int4 = std::int32_t __attribute__((vector_size(16)));
+
+Float4 load4(const float* p) {
+  Float4 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+Float4 even_lanes(Float4 low, Float4 high) {
+#if defined(__clang__)
+  return __builtin_shufflevector(low, high, 0, 2, 4, 6);
+#else
+  return __builtin_shuffle(low, high, Int4{0, 2, 4, 6});
+#endif
+}
+
+Float4 odd_lanes(Float4 low, Float4 high) {
+#if defined(__clang__)
+  return __builtin_shufflevector(low, high, 1, 3, 5, 7);
+#else
+  return __builtin_shuffle(low, high, Int4{1, 3, 5, 7});
+#endif
+}
+
+void select_max4(Float4 value, Int4 at, Float4& best, Int4& best_at) {
+  const Int4 better = (value > best) | (value != value);
+  best = better ? value : best;
+  best_at = better ? at : best_at;
+}
+
+void max_pool_interior_pairs(const float* x, Index width, Window rows, Index pad_w, Index begin, Index end,
+                             float* y, std::int32_t* a) {
+  Index ow = begin;
+  for (; ow + 4 <= end; ow += 4) {
+    const Index column = 2 * ow - pad_w;  // first input column of window ow
+    const Int4 lanes = Int4{0, 2, 4, 6} + static_cast<std::int32_t>(column);
+    Float4 best{};
+    Int4 best_at{};
+    for (Index h = rows.begin; h < rows.end; ++h) {
+      const float* line = x + h * width + column;
+      const Float4 low = load4(line);
+      const Float4 high = load4(line + 4);
+      const Int4 at = lanes + static_cast<std::int32_t>(h * width);
+      if (h == rows.begin) {
+        best = even_lanes(low, high);
+        best_at = at;
+      } else {
+        select_max4(even_lanes(low, high), at, best, best_at);
+      }
+      select_max4(odd_lanes(low, high), at + 1, best, best_at);
+    }
+    std::memcpy(y + ow, &best, sizeof best);
+    std::memcpy(a + ow, &best_at, sizeof best_at);
+  }
+  Pool2dSpec pairs;
+  pairs.pool_w = 2;
+  pairs.stride_w = 2;
+  pairs.pad_w = pad_w;
+  max_pool_interior_generic(x, width, rows, pairs, ow, end, y, a);
+}
+
+void max_pool_interior(const float* x, Index width, Window rows, const Pool2dSpec& s, Index begin, Index end,
+                       float* y, std::int32_t* a) {
+  if (s.pool_w == 2 && s.stride_w == 2) {
+    max_pool_interior_pairs(x, width, rows, s.pad_w, begin, end, y, a);
+  } else {
+    max_pool_interior_generic(x, width, rows, s, begin, end, y, a);
+  }
+}
+
 }  // namespace
 
 Shape MaxPool2d::output_shape(const Shape& input) const {
@@ -70,32 +191,34 @@ void MaxPool2d::forward(const Tensor& input, Tensor& output, const ForwardContex
   float* out = output.data();
   std::int32_t* arg = argmax_.data();
   const Pool2dSpec& s = spec_;
+  // Output columns [interior_begin, interior_end) have their whole window inside the image
+  // horizontally; they are done a row at a time with the window cells in the outer loops, the
+  // rest (next to a padded edge) one window at a time.
+  const Index interior_begin = std::min<Index>((s.pad_w + s.stride_w - 1) / s.stride_w, g.output_w);
+  const Index last_start = g.width + s.pad_w - s.pool_w;
+  const Index interior_end =
+      std::clamp<Index>(last_start < 0 ? 0 : last_start / s.stride_w + 1, interior_begin, g.output_w);
   parallel_for(
       g.planes,
       [&](Index first, Index last) {
         for (Index plane = first; plane < last; ++plane) {
           const float* x = in + plane * in_plane;
-          float* y = out + plane * out_plane;
-          std::int32_t* a = arg + plane * out_plane;
           for (Index oh = 0; oh < g.output_h; ++oh) {
             const Window rows = window(oh, s.stride_h, s.pad_h, s.pool_h, g.height);
-            for (Index ow = 0; ow < g.output_w; ++ow) {
+            float* y = out + plane * out_plane + oh * g.output_w;
+            std::int32_t* a = arg + plane * out_plane + oh * g.output_w;
+            auto one_window = [&](Index ow) {
               const Window cols = window(ow, s.stride_w, s.pad_w, s.pool_w, g.width);
-              // pad <= pool/2 guarantees a non-empty window.
-              Index best_at = rows.begin * g.width + cols.begin;
-              float best = x[best_at];
+              MaxSoFar best(x, rows.begin * g.width + cols.begin);  // pad <= pool/2: never empty
               for (Index h = rows.begin; h < rows.end; ++h) {
-                for (Index w = cols.begin; w < cols.end; ++w) {
-                  const float v = x[h * g.width + w];
-                  if (v > best || std::isnan(v)) {  // PyTorch: the first maximum; NaN propagates
-                    best = v;
-                    best_at = h * g.width + w;
-                  }
-                }
+                for (Index w = cols.begin; w < cols.end; ++w) best.offer(x, h * g.width + w);
               }
-              y[oh * g.output_w + ow] = best;
-              a[oh * g.output_w + ow] = static_cast<std::int32_t>(best_at);
-            }
+              y[ow] = best.value();
+              a[ow] = best.index();
+            };
+            for (Index ow = 0; ow < interior_begin; ++ow) one_window(ow);
+            for (Index ow = interior_end; ow < g.output_w; ++ow) one_window(ow);
+            max_pool_interior(x, g.width, rows, s, interior_begin, interior_end, y, a);
           }
         }
       },

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <cmath>
+
 #include "core/errors.hpp"
 #include "layers/conv_test_support.hpp"
 #include "layers/pooling.hpp"
@@ -116,6 +118,65 @@ TEST_CASE("pooling: max pool routes the gradient to the first maximum on ties, a
   layer->backward(input, output, Tensor({1, 1, 1, 1}, 4.0f), grad_input);
   CHECK(std::vector<float>(grad_input.values().begin(), grad_input.values().end()) ==
         std::vector<float>{4, 0, 0, 0});
+}
+
+TEST_CASE("pooling: max pool matches a naive window scan, with ties and NaN") {
+  struct Case {
+    json options;
+    Shape input;
+  };
+  const std::vector<Case> cases{
+      {{{"pool", 2}}, {2, 3, 6, 21}},  // the 4-wide vector path plus a scalar tail
+      {{{"pool", 2}, {"padding", 1}}, {1, 2, 7, 19}},
+      {{{"pool", json::array({3, 2})}, {"stride", 2}, {"padding", 1}}, {1, 2, 9, 20}},
+      {{{"pool", 3}, {"stride", 1}, {"padding", 1}}, {1, 2, 5, 11}},
+  };
+  Rng rng(7);
+  for (const Case& c : cases) {
+    CAPTURE(c.options.dump());
+    auto layer = pool("maxpool2d", c.options, c.input);
+    Tensor input(c.input);
+    for (float& v : input.values()) v = static_cast<float>(rng.below(4));  // many ties
+    input[5] = NAN;
+    Tensor output;
+    layer->forward(input, output, {});
+    Tensor grad_input;
+    layer->backward(input, output, Tensor(output.shape(), 1.0f), grad_input);
+
+    const Index planes = c.input[0] * c.input[1], height = c.input[2], width = c.input[3];
+    const Index out_h = output.shape()[2], out_w = output.shape()[3];
+    const json& size = c.options.at("pool");
+    const Index pool_h = size.is_array() ? size[0].get<Index>() : size.get<Index>();
+    const Index pool_w = size.is_array() ? size[1].get<Index>() : pool_h;
+    const Index stride = c.options.contains("stride") ? c.options.at("stride").get<Index>() : pool_w;
+    const Index pad = c.options.contains("padding") ? c.options.at("padding").get<Index>() : 0;
+    Tensor expected_grad(c.input, 0.0f);
+    Index mismatches = 0;
+    for (Index p = 0; p < planes; ++p) {
+      for (Index oh = 0; oh < out_h; ++oh) {
+        for (Index ow = 0; ow < out_w; ++ow) {
+          float best = -INFINITY;
+          Index best_at = -1;
+          for (Index i = 0; i < pool_h; ++i) {
+            for (Index j = 0; j < pool_w; ++j) {
+              const Index h = oh * stride - pad + i, w = ow * stride - pad + j;
+              if (h < 0 || h >= height || w < 0 || w >= width) continue;
+              const float v = input[(p * height + h) * width + w];
+              if (best_at < 0 || v > best || std::isnan(v)) {
+                best = v;
+                best_at = (p * height + h) * width + w;
+              }
+            }
+          }
+          const float got = output[(p * out_h + oh) * out_w + ow];
+          mismatches += !(got == best || (std::isnan(got) && std::isnan(best)));
+          expected_grad[best_at] += 1.0f;
+        }
+      }
+    }
+    CHECK(mismatches == 0);
+    CHECK(testing::max_abs_difference(grad_input, expected_grad) == 0.0);
+  }
 }
 
 TEST_CASE("pooling: gradients match finite differences") {
