@@ -239,10 +239,12 @@ void Conv2d::backward_block(const ConvGeometry& g, Workspace& workspace, const T
     gemm(Transpose::no, Transpose::yes, group_filters, group_rows, width, 1.0f, group_gradient,
          block(columns, group * group_rows * width, group_rows * width), 1.0f,
          block(grad_weight, group * group_filters * group_rows, group_filters * group_rows));
+    if (!input_grad_needed()) continue;
     gemm(Transpose::yes, Transpose::no, group_rows, width, group_filters, 1.0f,
          block(weight().value.values(), group * group_filters * group_rows, group_filters * group_rows),
          group_gradient, 0.0f, block(columns, group * group_rows * width, group_rows * width));
   }
+  if (!input_grad_needed()) return;
   for (Index s = 0; s < samples; ++s) {
     const std::span<float> image = sample(grad_input, begin + s);
     std::fill(image.begin(), image.end(), 0.0f);

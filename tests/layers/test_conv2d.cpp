@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/errors.hpp"
+#include "core/threads.hpp"
 #include "layers/conv2d.hpp"
 #include "layers/conv_test_support.hpp"
 
@@ -196,11 +197,39 @@ TEST_CASE("conv2d: gradients match finite differences") {
   }
 }
 
-TEST_CASE("conv2d: a batch split into column chunks gives the per-sample results") {
-  // 16 channels x 3x3 on 32x32 is 147k column values per sample: 30 samples exceed the 4M budget,
-  // so forward and backward run in two chunks.
-  const Shape input_shape{30, 16, 32, 32};
-  auto layer = conv({{"filters", 2}, {"kernel", 3}, {"padding", 1}}, input_shape, 8);
+TEST_CASE("conv2d: results do not depend on the thread count or on how samples are blocked") {
+  // 3x3 on 5x6 has 12 output positions (samples are blocked several per GEMM); on 24x24, 484
+  // (one sample per GEMM).
+  const int saved_threads = thread_count();
+  for (const Shape& input_shape : {Shape{7, 3, 5, 6}, Shape{7, 2, 24, 24}}) {
+    CAPTURE(input_shape.to_string());
+    auto layer = conv({{"filters", 4}, {"kernel", 3}, {"groups", 1}}, input_shape, 8);
+    Rng rng(10);
+    const Tensor input = testing::random_normal(input_shape, rng);
+    const Tensor grad_output = testing::random_normal(layer->output_shape(input_shape), rng);
+    std::vector<Tensor> results;
+    for (const int threads : {1, 2, 3}) {
+      set_thread_count(threads);
+      for (Parameter& p : layer->parameters()) p.grad.zero();
+      Tensor output, grad_input;
+      layer->forward(input, output, {});
+      layer->backward(input, output, grad_output, grad_input);
+      results.push_back(output);
+      results.push_back(grad_input);
+      results.push_back(testing::parameter(*layer, "weight").grad);
+      results.push_back(testing::parameter(*layer, "bias").grad);
+    }
+    for (std::size_t i = 4; i < results.size(); ++i) {
+      CAPTURE(i);
+      CHECK(testing::max_relative_difference(results[i].values(), results[i % 4].values()) < 1e-5);
+    }
+  }
+  set_thread_count(saved_threads);
+}
+
+TEST_CASE("conv2d: a batch gives the per-sample results, and grad_weight sums over samples") {
+  const Shape input_shape{5, 3, 9, 8};
+  auto layer = conv({{"filters", 2}, {"kernel", 3}, {"padding", 1}, {"stride", 2}}, input_shape, 8);
   Rng rng(10);
   const Tensor input = testing::random_normal(input_shape, rng);
   Tensor output;
@@ -213,27 +242,43 @@ TEST_CASE("conv2d: a batch split into column chunks gives the per-sample results
   const Tensor batch_grad_weight = weight.grad;
 
   weight.grad.zero();
-  for (const Index n : {Index{0}, Index{29}}) {  // first and last chunk
-    Tensor one({1, 16, 32, 32});
-    std::copy_n(input.data() + n * one.size(), one.size(), one.data());
-    Tensor one_output;
-    layer->forward(one, one_output, {});
-    CHECK(testing::max_relative_difference(one_output.values(), sample(output, n)) < 1e-5);
-  }
-  // grad_weight is a sum over samples: the batched result equals the sum of per-sample backwards.
   for (Index n = 0; n < input_shape[0]; ++n) {
-    Tensor one({1, 16, 32, 32});
+    CAPTURE(n);
+    Tensor one({1, 3, 9, 8});
     std::copy_n(input.data() + n * one.size(), one.size(), one.data());
-    Tensor one_grad_output({1, 2, 32, 32});
+    Tensor one_grad_output({1, 2, 5, 4});
     std::copy_n(grad_output.data() + n * one_grad_output.size(), one_grad_output.size(),
                 one_grad_output.data());
     Tensor one_output, one_grad_input;
     layer->forward(one, one_output, {});
+    CHECK(testing::max_relative_difference(one_output.values(), sample(output, n)) < 1e-5);
     layer->backward(one, one_output, one_grad_output, one_grad_input);
-    if (n == 29)
-      CHECK(testing::max_relative_difference(one_grad_input.values(), sample(grad_input, n)) < 1e-5);
+    CHECK(testing::max_relative_difference(one_grad_input.values(), sample(grad_input, n)) < 1e-5);
   }
-  CHECK(testing::max_relative_difference(weight.grad.values(), batch_grad_weight.values()) < 1e-4);
+  CHECK(testing::max_relative_difference(weight.grad.values(), batch_grad_weight.values()) < 1e-5);
+}
+
+TEST_CASE("conv2d: without an input gradient, parameter gradients are unchanged") {
+  const Shape input_shape{4, 2, 7, 7};
+  auto layer = conv({{"filters", 3}, {"kernel", 3}, {"groups", 1}}, input_shape, 8);
+  Rng rng(11);
+  const Tensor input = testing::random_normal(input_shape, rng);
+  Tensor output;
+  layer->forward(input, output, {});
+  const Tensor grad_output = testing::random_normal(output.shape(), rng);
+  Tensor grad_input;
+  for (Parameter& p : layer->parameters()) p.grad.zero();
+  layer->backward(input, output, grad_output, grad_input);
+  const Tensor weight_grad = testing::parameter(*layer, "weight").grad;
+  const Tensor bias_grad = testing::parameter(*layer, "bias").grad;
+
+  layer->set_input_grad_needed(false);
+  for (Parameter& p : layer->parameters()) p.grad.zero();
+  Tensor skipped;
+  layer->backward(input, output, grad_output, skipped);
+  CHECK(skipped.shape() == input_shape);
+  CHECK(testing::max_abs_difference(testing::parameter(*layer, "weight").grad, weight_grad) == 0.0);
+  CHECK(testing::max_abs_difference(testing::parameter(*layer, "bias").grad, bias_grad) == 0.0);
 }
 
 TEST_CASE("conv2d: forward and backward match PyTorch") {
