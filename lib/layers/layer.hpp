@@ -53,8 +53,18 @@ class Layer {
   // Multiply-adds counted as 2 FLOPs, for one example (input without batch axis is input[1:]).
   virtual double flops_per_example(const Shape& /*input*/) const { return 0.0; }
 
+  // Whether backward() must compute grad_input (default true). The model may clear it for the first
+  // layer, whose input is the data: a layer may then skip that work (conv2d saves a GEMM and col2im,
+  // about a quarter of its time) and leave grad_input's values unspecified, still resized like input.
+  // Parameter gradients are computed either way.
+  void set_input_grad_needed(bool needed) { input_grad_needed_ = needed; }
+  bool input_grad_needed() const { return input_grad_needed_; }
+
  protected:
   Layer() = default;
+
+ private:
+  bool input_grad_needed_ = true;
 };
 
 }  // namespace dlrun

@@ -1,0 +1,144 @@
+#include "core/im2col.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace dlrun {
+namespace {
+
+// ceil(a / b) for b > 0 and any sign of a.
+Index ceil_div(Index a, Index b) {
+  return a >= 0 ? (a + b - 1) / b : -((-a) / b);
+}
+
+// The output positions [begin, end) along one axis whose input coordinate
+// position*stride + offset lies inside [0, size). Hoists every bounds check out of the inner loops.
+struct ValidRange {
+  Index begin;
+  Index end;
+};
+
+ValidRange valid_range(Index offset, Index stride, Index size, Index output_size) {
+  const Index begin = std::clamp<Index>(ceil_div(-offset, stride), 0, output_size);
+  const Index end = std::clamp<Index>(ceil_div(size - offset, stride), begin, output_size);
+  return {begin, end};
+}
+
+}  // namespace
+
+Index conv_output_size(Index input, Index kernel, Index stride, Index pad_begin, Index pad_end,
+                       Index dilation) {
+  const Index span = input + pad_begin + pad_end - dilation * (kernel - 1) - 1;
+  if (span < 0) return 0;
+  return span / stride + 1;
+}
+
+// Loop order: for each column row (c, i, j) the valid output ranges are computed once; each output
+// row then copies a contiguous run (stride 1: memcpy) and zeroes only the padded ends.
+void im2col(const ConvGeometry& g, std::span<const float> image, std::span<float> columns, Index row_stride) {
+  const Index out_h = g.output_h();
+  const Index out_w = g.output_w();
+  if (row_stride == 0) row_stride = out_h * out_w;
+  const float* src = image.data();
+  float* dst = columns.data();
+  for (Index c = 0; c < g.channels; ++c) {
+    const float* plane = src + c * g.height * g.width;
+    for (Index i = 0; i < g.kernel_h; ++i) {
+      const Index h_offset = i * g.dilation_h - g.pad_h;
+      const ValidRange rows = valid_range(h_offset, g.stride_h, g.height, out_h);
+      for (Index j = 0; j < g.kernel_w; ++j) {
+        const Index w_offset = j * g.dilation_w - g.pad_w;
+        const ValidRange cols = valid_range(w_offset, g.stride_w, g.width, out_w);
+        float* row = dst + ((c * g.kernel_h + i) * g.kernel_w + j) * row_stride;
+        std::fill(row, row + rows.begin * out_w, 0.0f);
+        for (Index oh = rows.begin; oh < rows.end; ++oh) {
+          float* out = row + oh * out_w;
+          const float* in = plane + (oh * g.stride_h + h_offset) * g.width + w_offset;
+          std::fill(out, out + cols.begin, 0.0f);
+          if (g.stride_w == 1) {
+            std::memcpy(out + cols.begin, in + cols.begin,
+                        static_cast<std::size_t>(cols.end - cols.begin) * sizeof(float));
+          } else {
+            for (Index ow = cols.begin; ow < cols.end; ++ow) out[ow] = in[ow * g.stride_w];
+          }
+          std::fill(out + cols.end, out + out_w, 0.0f);
+        }
+        std::fill(row + rows.end * out_w, row + out_h * out_w, 0.0f);
+      }
+    }
+  }
+}
+
+void col2im_add(const ConvGeometry& g, std::span<const float> columns, std::span<float> image,
+                Index row_stride) {
+  const Index out_h = g.output_h();
+  const Index out_w = g.output_w();
+  if (row_stride == 0) row_stride = out_h * out_w;
+  const float* src = columns.data();
+  float* dst = image.data();
+  for (Index c = 0; c < g.channels; ++c) {
+    float* plane = dst + c * g.height * g.width;
+    for (Index i = 0; i < g.kernel_h; ++i) {
+      const Index h_offset = i * g.dilation_h - g.pad_h;
+      const ValidRange rows = valid_range(h_offset, g.stride_h, g.height, out_h);
+      for (Index j = 0; j < g.kernel_w; ++j) {
+        const Index w_offset = j * g.dilation_w - g.pad_w;
+        const ValidRange cols = valid_range(w_offset, g.stride_w, g.width, out_w);
+        const float* row = src + ((c * g.kernel_h + i) * g.kernel_w + j) * row_stride;
+        for (Index oh = rows.begin; oh < rows.end; ++oh) {
+          const float* in = row + oh * out_w;
+          float* out = plane + (oh * g.stride_h + h_offset) * g.width + w_offset;
+          if (g.stride_w == 1) {
+            for (Index ow = cols.begin; ow < cols.end; ++ow) out[ow] += in[ow];
+          } else {
+            for (Index ow = cols.begin; ow < cols.end; ++ow) out[ow * g.stride_w] += in[ow];
+          }
+        }
+      }
+    }
+  }
+}
+
+void im2col_reference(const ConvGeometry& g, std::span<const float> image, std::span<float> columns) {
+  const Index out_h = g.output_h();
+  const Index out_w = g.output_w();
+  for (Index c = 0; c < g.channels; ++c) {
+    for (Index i = 0; i < g.kernel_h; ++i) {
+      for (Index j = 0; j < g.kernel_w; ++j) {
+        const Index row = (c * g.kernel_h + i) * g.kernel_w + j;
+        for (Index oh = 0; oh < out_h; ++oh) {
+          for (Index ow = 0; ow < out_w; ++ow) {
+            const Index h = oh * g.stride_h - g.pad_h + i * g.dilation_h;
+            const Index w = ow * g.stride_w - g.pad_w + j * g.dilation_w;
+            const bool inside = h >= 0 && h < g.height && w >= 0 && w < g.width;
+            columns[static_cast<std::size_t>(row * out_h * out_w + oh * out_w + ow)] =
+                inside ? image[static_cast<std::size_t>((c * g.height + h) * g.width + w)] : 0.0f;
+          }
+        }
+      }
+    }
+  }
+}
+
+void col2im_add_reference(const ConvGeometry& g, std::span<const float> columns, std::span<float> image) {
+  const Index out_h = g.output_h();
+  const Index out_w = g.output_w();
+  for (Index c = 0; c < g.channels; ++c) {
+    for (Index i = 0; i < g.kernel_h; ++i) {
+      for (Index j = 0; j < g.kernel_w; ++j) {
+        const Index row = (c * g.kernel_h + i) * g.kernel_w + j;
+        for (Index oh = 0; oh < out_h; ++oh) {
+          for (Index ow = 0; ow < out_w; ++ow) {
+            const Index h = oh * g.stride_h - g.pad_h + i * g.dilation_h;
+            const Index w = ow * g.stride_w - g.pad_w + j * g.dilation_w;
+            if (h < 0 || h >= g.height || w < 0 || w >= g.width) continue;
+            image[static_cast<std::size_t>((c * g.height + h) * g.width + w)] +=
+                columns[static_cast<std::size_t>(row * out_h * out_w + oh * out_w + ow)];
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace dlrun

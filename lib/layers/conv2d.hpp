@@ -1,0 +1,83 @@
+// conv2d: 2-D convolution (PyTorch's nn.Conv2d: cross-correlation, weight [F, C/groups, KH, KW]) by
+// im2col + GEMM, the batch split across worker threads. Input (N, C, H, W) -> output (N, F, OH, OW).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/im2col.hpp"
+#include "layers/layer.hpp"
+#include "layers/registry.hpp"
+
+namespace dlrun {
+
+struct Conv2dSpec {
+  Index filters = 1;  // output channels F, >= 1
+  Index kernel_h = 1, kernel_w = 1;
+  Index stride_h = 1, stride_w = 1;
+  // padding='same' (stride 1 only): total padding dilation*(kernel-1) per axis, half before and the
+  // rest after, so an even kernel gets one more row/column at the bottom/right (PyTorch's rule).
+  bool same_padding = false;
+  Index pad_h = 0, pad_w = 0;  // explicit symmetric padding, when !same_padding
+  Index dilation_h = 1, dilation_w = 1;
+  Index groups = 1;  // divides in_channels and filters
+  bool bias = true;
+};
+
+class Conv2d final : public Layer {
+ public:
+  static constexpr std::string_view kKind = "conv2d";
+
+  // PyTorch's default init: weight and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
+  // fan_in = in_channels/groups * KH * KW. `name` is used in error messages.
+  Conv2d(std::string name, const Conv2dSpec& spec, Index in_channels, Rng& rng);
+
+  std::string_view kind() const override { return kKind; }
+  Shape output_shape(const Shape& input) const override;
+  void forward(const Tensor& input, Tensor& output, const ForwardContext& context) override;
+  void backward(const Tensor& input, const Tensor& output, const Tensor& grad_output,
+                Tensor& grad_input) override;
+  std::span<Parameter> parameters() override { return parameters_; }
+  double flops_per_example(const Shape& input) const override;
+
+ private:
+  // Checks the input shape (rank, channels, kernel fits) and throws ShapeError naming the layer.
+  ConvGeometry geometry_for(const Shape& input) const;
+  // One worker's scratch, sized on first use and then reused: no allocation per batch.
+  struct Workspace {
+    Tensor columns;      // (C*KH*KW, S*OH*OW) for a block of S samples; in backward, grad_columns
+    Tensor products;     // (F, S*OH*OW): GEMM output, or the gathered grad_output (only when S > 1)
+    Tensor grad_weight;  // this worker's share of grad_weight
+    std::vector<double> grad_bias;
+  };
+  // How many workers share a batch (the thread count, at most the batch); sizes workspaces_.
+  Index prepare_workers(Index batch);
+  // Splits the batch into one contiguous range of samples per worker and calls
+  // body(workspace, begin, end) on blocks of at most `block` samples.
+  template <class Body>
+  void for_sample_blocks(Index batch, Index block, const Body& body);
+  // Samples per GEMM: enough output positions per GEMM call to keep it efficient.
+  Index block_size(const ConvGeometry& geometry, Index batch) const;
+  void forward_block(const ConvGeometry& geometry, Workspace& workspace, const Tensor& input, Index begin,
+                     Index end, Tensor& output);
+  void backward_block(const ConvGeometry& geometry, Workspace& workspace, const Tensor& input,
+                      const Tensor& grad_output, Index begin, Index end, Tensor& grad_input);
+
+  Parameter& weight() { return parameters_[0]; }  // [F, C/groups, KH, KW]
+  Parameter& bias() { return parameters_[1]; }    // [F], only when spec_.bias
+
+  std::string name_;
+  Conv2dSpec spec_;
+  Index in_channels_;
+  Index extra_pad_h_ = 0;  // one more zero row/column after, for 'same' with an even kernel
+  Index extra_pad_w_ = 0;
+  std::vector<Parameter> parameters_;
+  std::vector<Workspace> workspaces_;  // one per worker thread
+};
+
+// Options: filters (required), kernel (required; int or [kh, kw]), stride, padding (valid | same |
+// int | [ph, pw]), dilation, groups, bias.
+std::unique_ptr<Layer> make_conv2d(Options& options, const LayerBuildContext& context);
+
+}  // namespace dlrun
