@@ -1,6 +1,7 @@
 #include "optim/elementwise_optimizer.hpp"
 
 #include <cmath>
+#include <utility>
 
 #include "core/errors.hpp"
 

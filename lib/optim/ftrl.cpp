@@ -22,12 +22,16 @@ void Ftrl::update(std::size_t index, std::span<float> value, std::span<const flo
   float* n = accumulator_[index].data();
   float* z = linear_[index].data();
   const std::size_t count = value.size();
+  // The default power 1/2 is a square root, several times cheaper than pow (TensorFlow's kernel
+  // special-cases it too).
+  const bool square_root = power == 0.5f;
   for (std::size_t i = 0; i < count; ++i) {
     const float g = grad[i];
     const float w = value[i];
     const float n_new = n[i] + g * g;
-    const float n_new_power = std::pow(n_new, power);
-    z[i] += (g + two_shrinkage * w) - (n_new_power - std::pow(n[i], power)) / lr * w;
+    const float n_new_power = square_root ? std::sqrt(n_new) : std::pow(n_new, power);
+    const float n_power = square_root ? std::sqrt(n[i]) : std::pow(n[i], power);
+    z[i] += (g + two_shrinkage * w) - (n_new_power - n_power) / lr * w;
     const float quadratic = n_new_power / lr + two_l2;
     value[i] = (std::clamp(z[i], -l1, l1) - z[i]) / quadratic;
     n[i] = n_new;
