@@ -22,18 +22,22 @@ bool plain_is_safe(std::string_view text) {
   if (text.empty() || is_null_word(text) || is_non_finite_word(text)) return false;
   const char first = text.front();
   const char last = text.back();
-  if (first == ' ' || last == ' ' || last == ':') return false;
-  if (std::string_view("?:,[]{}#&*!|>'\"%@`").find(first) != std::string_view::npos) return false;
-  if (first == '-' && (text.size() == 1 || text[1] == ' ')) return false;
+  if (first == ' ' || first == '\t' || last == ' ' || last == '\t' || last == ':') return false;
+  // "-", "?" and ":" start a plain scalar only when a non-blank character follows ("-1", ":x").
+  if (first == '-' || first == '?' || first == ':') {
+    if (text.size() == 1 || text[1] == ' ' || text[1] == '\t') return false;
+  } else if (std::string_view(",[]{}#&*!|>'\"%@`").find(first) != std::string_view::npos) {
+    return false;
+  }
   for (std::size_t i = 0; i < text.size(); ++i) {
     const auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x20 || c == 0x7f) return false;  // tabs, newlines and other controls
-    if (c == ':' && i + 1 < text.size() && text[i + 1] == ' ') return false;
-    if (c == '#' && text[i - 1] == ' ') return false;
+    if ((c < 0x20 && c != '\t') || c == 0x7f) return false;  // line breaks and other controls
+    const bool blank_after = i + 1 < text.size() && (text[i + 1] == ' ' || text[i + 1] == '\t');
+    const bool blank_before = i > 0 && (text[i - 1] == ' ' || text[i - 1] == '\t');
+    if ((c == ':' && blank_after) || (c == '#' && blank_before)) return false;
   }
-  // A leading "---" or "..." line would end the document.
-  if (text.starts_with("---") || text.starts_with("...")) return false;
-  return true;
+  // A leading "---" or "..." would end the document.
+  return !text.starts_with("---") && !text.starts_with("...");
 }
 
 std::string double_quoted(std::string_view text) {

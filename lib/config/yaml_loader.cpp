@@ -1,5 +1,7 @@
 #include "config/yaml_loader.hpp"
 
+#include "config/flow_scan.hpp"
+
 #include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/exceptions.h>
@@ -191,57 +193,6 @@ Location location_of(std::string_view text, std::size_t offset, const Places& pl
   return Location{places.file, line, static_cast<int>(offset - line_start) + 1};
 }
 
-bool is_blank(std::string_view text, std::size_t i) {
-  return i >= text.size() || text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r';
-}
-
-// A cheap scan of flow brackets before yaml-cpp sees the text: on an unclosed `[[[[...` yaml-cpp
-// recurses (and guesses a mapping key) before any event could stop it, and reports an unclosed
-// `[` far from where it is. It over-counts rather than under-counts: brackets inside block
-// scalars may count, brackets inside plain scalars and quotes do not.
-struct FlowScan {
-  std::size_t too_deep = std::string_view::npos;  // the first `[`/`{` past kMaxConfigDepth
-  std::size_t unclosed = std::string_view::npos;  // the innermost `[`/`{` never closed
-};
-
-FlowScan scan_flow(std::string_view text) {
-  FlowScan scan;
-  std::vector<std::size_t> open;  // offsets of the open brackets
-  bool token_start = true;        // a `[` or `{` here would open a flow collection
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    const bool in_flow = !open.empty();
-    if (c == '\n') {
-      token_start = true;
-    } else if (c == ' ' || c == '\t' || c == '\r') {
-      // whitespace keeps the state
-    } else if (c == '#' && (i == 0 || is_blank(text, i - 1))) {
-      while (i + 1 < text.size() && text[i + 1] != '\n') ++i;
-    } else if ((c == '"' || c == '\'') && (token_start || in_flow)) {
-      for (++i; i < text.size() && text[i] != c; ++i) {
-        if (c == '"' && text[i] == '\\') ++i;
-      }
-      token_start = false;
-    } else if ((c == '[' || c == '{') && (token_start || in_flow)) {
-      open.push_back(i);
-      if (static_cast<int>(open.size()) > kMaxConfigDepth) {
-        scan.too_deep = i;
-        return scan;
-      }
-      token_start = true;
-    } else if ((c == ']' || c == '}') && in_flow) {
-      open.pop_back();
-      token_start = false;
-    } else if ((c == ',' && in_flow) || ((c == ':' || c == '-' || c == '?') && is_blank(text, i + 1))) {
-      token_start = true;
-    } else {
-      token_start = false;
-    }
-  }
-  if (!open.empty()) scan.unclosed = open.back();
-  return scan;
-}
-
 std::string too_deep() {
   return "nesting is deeper than " + std::to_string(kMaxConfigDepth) + " levels";
 }
@@ -258,7 +209,7 @@ std::optional<Node> parse_document(std::string_view text, const Places& places, 
     throw ConfigError(location_of(text, nul, places),
                       "the config text contains a NUL byte (is it a binary file?)");
   }
-  const FlowScan scan = scan_flow(text);
+  const detail::FlowScan scan = detail::scan_flow(text, kMaxConfigDepth);
   if (scan.too_deep != std::string_view::npos)
     throw ConfigError(location_of(text, scan.too_deep, places), too_deep());
   std::string hint;  // for yaml-cpp's messages about an unclosed bracket, which point elsewhere

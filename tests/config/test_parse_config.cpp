@@ -342,3 +342,71 @@ TEST_CASE("load config: overrides apply in order, errors point at the --set, the
   CHECK(again.data.train.path == config.data.train.path);
   CHECK(to_yaml(again.tree) == emitted);
 }
+
+TEST_CASE("parse config: the example of DESIGN.md section 3 is valid") {
+  const Config config = parse(R"(name: fmnist-cnn              # run name; default: the config file's stem
+seed: 42                      # every random choice derives from it
+threads: 2                    # default: all cores
+
+data:
+  train: {format: idx, images: /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz,
+          labels: /usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz}
+  test:  {format: idx, images: t10k-images.gz, labels: t10k-labels.gz}            # optional
+  validation: {split: 0.1}    # a fraction held out of train (stratified), or a dataset spec, or omitted
+  scale: 255                  # divide raw values by this (IDX images)
+  normalize: none             # none | standard | minmax
+  as_sequence: false
+  target: labels
+
+model:
+  layers:                     # the input shape is inferred from the data
+    - {type: conv2d, name: conv1, filters: 32, kernel: 3, stride: 1, padding: valid, activation: relu}
+    - {type: maxpool2d, pool: 2}
+    - {type: flatten}
+    - {type: dense, name: fc1, units: 128, activation: relu, l2: 1.0e-4}
+    - {type: dropout, name: drop1, rate: 0.5}
+    - {type: dense, units: 10, activation: softmax}   # softmax + cross_entropy is fused
+
+loss: cross_entropy
+metrics: [accuracy]
+optimizer: {type: adam, lr: 0.001, weight_decay: 0.0}
+schedule: {type: cosine, warmup_epochs: 1}                 # optional
+
+train:
+  epochs: 10
+  batch_size: 64
+  shuffle: true
+  clip_grad_norm: 0           # 0 = off
+  early_stopping: {monitor: val_loss, patience: 3, min_delta: 0.0, mode: auto, restore_best: true}
+  checkpoint: {every: 1, keep: 3, save_best: true, monitor: val_accuracy}
+
+output: runs                  # run directories go under here
+
+cv: {folds: 5, stratified: true, repeats: 1, shuffle: true}
+
+search:
+  strategy: random            # grid | random | bayes
+  trials: 30
+  metric: val_accuracy
+  mode: max
+  evaluate: holdout           # holdout (the validation split) | cv
+  space:                      # keys are override paths, as with --set
+    optimizer.lr: {loguniform: [1.0e-4, 1.0e-1]}
+    model.layers.fc1.units: {choice: [64, 128, 256]}
+    model.layers.drop1.rate: {uniform: [0.0, 0.5]}
+    train.batch_size: {choice: [32, 64, 128]}
+)",
+                              "/work/configs/fmnist.yaml");
+  CHECK(config.name == "fmnist-cnn");
+  CHECK(config.data.train.images == "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz");
+  CHECK(config.data.test->labels == "/work/configs/t10k-labels.gz");
+  CHECK(config.data.scale == 255.0);
+  REQUIRE(config.layers.size() == 6);
+  CHECK(config.layers[1].name == "maxpool2d_1");
+  CHECK(config.layers[5].name == "dense_2");
+  CHECK(config.layers[3].options.find("l2")->as_double("l2") == 1.0e-4);
+  CHECK(config.schedule->options.find("warmup_epochs")->text() == "1");
+  CHECK(config.train.checkpoint.monitor == "val_accuracy");
+  CHECK(config.search.trials == 30);
+  CHECK(config.search.space.entries().size() == 4);
+}
