@@ -1,4 +1,5 @@
 // dlrun summary (Keras's model.summary() plus FLOPs) and dlrun check (validate, print resolved).
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <string>

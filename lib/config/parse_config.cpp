@@ -173,7 +173,7 @@ void fill_tree_defaults(Node& tree, const Config& config) {
 Config config_from_tree(Node tree, const std::filesystem::path& file) {
   if (!tree.is_map())
     throw ConfigError(tree.where(), "the config must be a mapping, got " + tree.kind_name());
-  check_keys(tree, "config", kTopKeys);
+  check_keys(tree, "", kTopKeys);  // "unknown key 'trian' (did you mean 'train'?)"
   Options top(tree, "config");
   Config config;
   config.file = file;

@@ -71,6 +71,8 @@ Model Model::build(const std::vector<LayerConfig>& layers, const Shape& input_sh
       model.layers_.push_back(std::move(act));
     }
   }
+  // The first layer's input is data: nobody needs its gradient.
+  if (!model.layers_.empty()) model.layers_.front().layer->set_input_grad_needed(false);
   model.outputs_.resize(model.layers_.size());
   return model;
 }

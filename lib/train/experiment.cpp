@@ -72,6 +72,7 @@ std::unique_ptr<Experiment> prepare_experiment(Config config) {
     const ScheduleContext context{e.optimizer->initial_learning_rate(), c.train.epochs, e.steps_per_epoch};
     e.schedule = make_schedule(c.schedule->type, c.schedule->type_where, schedule_options, context);
     schedule_options.finish();
+    check_schedule_compatible(*e.optimizer, *e.schedule, c.schedule->where);
   }
   return experiment;
 }

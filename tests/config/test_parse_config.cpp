@@ -91,7 +91,7 @@ TEST_CASE("parse config: regression losses default to mae and rmse; loss and opt
 
 TEST_CASE("parse config: unknown keys are errors at the key, with a did-you-mean") {
   CHECK(parse_error(kData + "modle:\n  layers: []\n") ==
-        "/configs/exp.yaml:3:1: config: unknown option 'modle' (did you mean 'model'?)");
+        "/configs/exp.yaml:3:1: unknown key 'modle' (did you mean 'model'?)");
   CHECK(error_with("train:\n  epoch: 5\n") ==
         "/configs/exp.yaml:7:3: train: unknown option 'epoch' (did you mean 'epochs'?)");
   CHECK(parse_error("data:\n  train: {format: idx, image: a, labels: b}\n" + kModel) ==

@@ -120,7 +120,7 @@ TEST_CASE("idx: malformed files give a DataError naming the file and the problem
         DataError);
   }
   SUBCASE("a cut-off gzip stream") {
-    const std::string gz = dlrun::testing::file_contents(test_data_path("files/tiny-images-gzipped.idx"));
+    const std::string gz = dlrun::testing::read_bytes(test_data_path("files/tiny-images-gzipped.idx"));
     const auto file = dir.write("cut.gz", gz.substr(0, gz.size() - 12));
     CHECK_THROWS_WITH_AS(
         read_idx(file, labels),

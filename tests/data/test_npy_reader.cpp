@@ -6,7 +6,7 @@
 #include "support/fixtures.hpp"
 
 using namespace dlrun;
-using dlrun::testing::file_contents;
+using dlrun::testing::read_bytes;
 using dlrun::testing::TempDir;
 using dlrun::testing::test_data_path;
 
@@ -100,10 +100,10 @@ TEST_CASE("npy: integral float labels are classes; fractional ones are an error 
 
 TEST_CASE("npy: malformed files give a DataError naming the file, with byte offsets") {
   TempDir dir;
-  const std::string good = file_contents(npy("x_f4.npy"));
+  const std::string good = read_bytes(npy("x_f4.npy"));
 
   SUBCASE("fortran order") {
-    const std::string bytes = file_contents(npy("x_fortran.npy"));
+    const std::string bytes = read_bytes(npy("x_fortran.npy"));
     const std::size_t offset = bytes.find("True");
     CHECK_THROWS_WITH_AS(read_npy(npy("x_fortran.npy"), "", LabelKind::none),
                          (npy("x_fortran.npy").string() +

@@ -31,13 +31,13 @@ TEST_CASE("e2e bad input: config errors exit 2 with file:line:col") {
   const std::vector<Case> cases{
       {"unknown layer", tiny_csv_config(csv, "train: {epochs: 1}\n").replace(
                             tiny_csv_config(csv).find("type: dense, name: hidden"), 11, "type: dense2d"),
-       "c.yaml:8:15: unknown layer type 'dense2d' (did you mean 'dense'?)"},
-      {"unknown top key", tiny_csv_config(csv, "trian: {epochs: 1}\n"), "c.yaml:14:1: unknown key 'trian'"},
+       "c.yaml:8:14: unknown layer type 'dense2d' (did you mean 'dense'?)"},
+      {"unknown top key", tiny_csv_config(csv, "trian: {epochs: 1}\n"), "c.yaml:14:1: unknown key 'trian' (did you mean 'train'?)"},
       {"bad type", tiny_csv_config(csv, "train: {epochs: abc}\n"), "c.yaml:14:17"},
       {"bad range", tiny_csv_config(csv, "train: {batch_size: 0}\n"), "batch_size"},
       {"negative lr", tiny_csv_config(csv).replace(tiny_csv_config(csv).find("lr: 0.01"), 8, "lr: -1.0"), "lr"},
       {"bad dropout", tiny_csv_config(csv).replace(tiny_csv_config(csv).find("rate: 0.1"), 9, "rate: 1.5"), "rate"},
-      {"unknown option", tiny_csv_config(csv).replace(tiny_csv_config(csv).find("units: 8"), 8, "unitz: 8"),
+      {"unknown option", tiny_csv_config(csv).replace(tiny_csv_config(csv).find("units: 8"), 8, "units: 8, unitz: 8"),
        "unknown option 'unitz' (did you mean 'units'?)"},
       {"output mismatch", tiny_csv_config(csv).replace(tiny_csv_config(csv).find("units: 3"), 8, "units: 5"),
        "outputs 5 values but the data has 3 classes"},

@@ -25,8 +25,8 @@ TEST_CASE("e2e train: xor_mlp solves XOR and writes a complete run directory") {
     CHECK_MESSAGE(fs::exists(run / file), file);
   }
   CHECK(csv_rows_without_seconds(run / "metrics.csv").size() == 301);
-  CHECK(read_file(run / "metrics.csv").starts_with("epoch,loss,accuracy,lr,seconds\n"));
-  CHECK(nlohmann::json::parse(read_file(run / "summary.json")) == summary);
+  CHECK(read_bytes(run / "metrics.csv").starts_with("epoch,loss,accuracy,lr,seconds\n"));
+  CHECK(nlohmann::json::parse(read_bytes(run / "summary.json")) == summary);
 }
 
 TEST_CASE("e2e train: seed_fnn, the single linear unit, converges to MSE 0.25 on XOR") {
@@ -78,7 +78,7 @@ TEST_CASE("e2e train: --jsonl prints one line per epoch, --set overrides, check 
     ++epoch_lines;
   }
   CHECK(epoch_lines == 3);
-  const std::string resolved = read_file(dir / "run" / "config.yaml");
+  const std::string resolved = read_bytes(dir / "run" / "config.yaml");
   CHECK(resolved.find("units: 5") != std::string::npos);
 
   const auto check = run_dlrun("check " + config.string() + " --set train.batch_size=4");

@@ -8,7 +8,7 @@
 #include "io/checkpoint_files.hpp"
 #include "io/files.hpp"
 #include "io/safetensors.hpp"
-#include "io/temp_dir.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace dlrun;
 using testing::read_bytes;

@@ -9,7 +9,7 @@
 #include "core/errors.hpp"
 #include "io/files.hpp"
 #include "io/safetensors.hpp"
-#include "io/temp_dir.hpp"
+#include "support/temp_dir.hpp"
 #include "support/fixtures.hpp"
 
 using namespace dlrun;

@@ -2,7 +2,7 @@
 
 #include "core/errors.hpp"
 #include "io/sha256.hpp"
-#include "io/temp_dir.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace dlrun;
 
