@@ -59,6 +59,8 @@ class Model {
 
   Index size() const { return static_cast<Index>(layers_.size()); }
   const ModelLayer& layer(Index i) const { return layers_[static_cast<std::size_t>(i)]; }
+  // Layer i's output from the last forward().
+  const Tensor& output(Index i) const { return outputs_[static_cast<std::size_t>(i)]; }
   ModelLayer& layer(Index i) { return layers_[static_cast<std::size_t>(i)]; }
   const Shape& input_shape() const { return input_shape_; }
   Shape output_shape() const;  // one example, without the batch axis

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "io/checkpoint_files.hpp"
+#include "train/divergence.hpp"
 
 namespace dlrun {
 
@@ -21,6 +22,13 @@ void Checkpointer::set_state(const std::map<std::string, double>& state) {
 }
 
 void Checkpointer::save(const std::filesystem::path& path, const TrainState& state) {
+  // Never replace a good checkpoint with a diverged one.
+  for (const ParameterRef& ref : sources_.model->parameters()) {
+    if (!all_finite(ref.parameter->value.values())) {
+      throw DivergedError("training diverged by step " + std::to_string(state.global_step) + ": parameter " +
+                          ref.name + " is not finite; the last checkpoint is kept");
+    }
+  }
   CheckpointState s;
   s.train = state;
   s.progress = state.step_in_epoch > 0 ? sources_.trainer->progress() : nlohmann::json::object();

@@ -1,6 +1,8 @@
 #include "train/trainer.hpp"
 
 #include <algorithm>
+#include <bit>
+#include <cstdint>
 #include <chrono>
 #include <cmath>
 
@@ -11,12 +13,6 @@ namespace {
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-bool all_finite(std::span<const float> values) {
-  float sum = 0.0f;  // NaN and Inf propagate through a sum; one pass, no branches
-  for (const float v : values) sum += v * 0.0f;
-  return sum == 0.0f;
 }
 
 }  // namespace
@@ -81,8 +77,9 @@ double Trainer::train_step(std::span<const Index> rows, Index epoch, Index step,
     output = &model_.forward(batch_.inputs(), context, binding_.depth);
     data_loss = binding_.loss->forward_backward(*output, targets, &grad_output_);
     if (!std::isfinite(data_loss)) {
-      throw DivergedError("training diverged: the loss is " + std::to_string(data_loss) + " at epoch " +
-                          std::to_string(epoch + 1) + ", step " + std::to_string(step + 1));
+      throw DivergedError("training diverged at epoch " + std::to_string(epoch + 1) + ", step " +
+                          std::to_string(step + 1) + ": the loss is " + std::to_string(data_loss) + "; " +
+                          find_non_finite(model_, binding_.depth).value_or("the first layers' outputs are finite"));
     }
     model_.backward(batch_.inputs(), grad_output_, binding_.depth);
     penalty = penalties_.empty() ? 0.0 : add_weight_penalties(penalties_);
@@ -94,13 +91,11 @@ double Trainer::train_step(std::span<const Index> rows, Index epoch, Index step,
     // The metrics describe the parameters the step started from, as for first-order optimizers.
   } else {
     compute();
-    check_finite_gradients(epoch, step);
     if (config_.train.clip_grad_value > 0) clip_grad_value(trainable_, config_.train.clip_grad_value);
     if (config_.train.clip_grad_norm > 0) clip_grad_norm(trainable_, config_.train.clip_grad_norm);
     optimizer_.step();
   }
   for (auto& [parameter, max_norm] : max_norms_) apply_max_norm(*parameter, max_norm);
-  check_finite_parameters(epoch, step);
 
   // Training metrics, as Keras reports them: from this batch's train-mode outputs.
   const auto examples = static_cast<Index>(rows.size());
@@ -110,23 +105,6 @@ double Trainer::train_step(std::span<const Index> rows, Index epoch, Index step,
   return data_loss + penalty;
 }
 
-void Trainer::check_finite_gradients(Index epoch, Index step) {
-  for (const ParameterRef& ref : trainable_) {
-    if (!all_finite(ref.parameter->grad.values())) {
-      throw DivergedError("training diverged: the gradient of " + ref.name + " is not finite at epoch " +
-                          std::to_string(epoch + 1) + ", step " + std::to_string(step + 1));
-    }
-  }
-}
-
-void Trainer::check_finite_parameters(Index epoch, Index step) {
-  for (const ParameterRef& ref : trainable_) {
-    if (!all_finite(ref.parameter->value.values())) {
-      throw DivergedError("training diverged: parameter " + ref.name + " is not finite after epoch " +
-                          std::to_string(epoch + 1) + ", step " + std::to_string(step + 1));
-    }
-  }
-}
 
 TrainState Trainer::fit(TrainState state) {
   for (Callback* callback : callbacks_) callback->on_train_begin(state);
@@ -169,6 +147,10 @@ TrainState Trainer::fit(TrainState state) {
 
     EpochReport report;
     report.epoch = state.epoch + 1;
+    // A non-finite parameter whose loss has not shown it yet must not reach a checkpoint.
+    if (const auto culprit = find_non_finite(model_, binding_.depth)) {
+      throw DivergedError("training diverged in epoch " + std::to_string(state.epoch + 1) + ": " + *culprit);
+    }
     report.train = train_metrics_.results();
     if (!penalties_.empty()) {
       report.train.emplace_back("penalty", penalty_examples_ > 0 ? penalty_sum_ / static_cast<double>(penalty_examples_) : 0.0);

@@ -12,6 +12,7 @@
 #include "optim/regularization.hpp"
 #include "optim/schedule.hpp"
 #include "train/callback.hpp"
+#include "train/divergence.hpp"
 #include "train/evaluate.hpp"
 
 namespace dlrun {
@@ -41,8 +42,6 @@ class Trainer {
 
  private:
   double train_step(std::span<const Index> rows, Index epoch, Index step, Index global_step);
-  void check_finite_gradients(Index epoch, Index step);
-  void check_finite_parameters(Index epoch, Index step);
 
   const Config& config_;
   Model& model_;
