@@ -1,15 +1,107 @@
-// dlrun eval and dlrun predict: they need checkpoints, which come with the training lifecycle work.
+// dlrun eval (metrics of a checkpoint on a split, with a confusion matrix and per-class scores for
+// classification) and dlrun predict (class and probabilities, or raw outputs, as CSV).
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
 #include "app/commands.hpp"
-#include "core/errors.hpp"
+#include "app/config_loading.hpp"
+#include "app/console.hpp"
+#include "data/inputs.hpp"
+#include "io/files.hpp"
+#include "train/checkpoint.hpp"
+#include "train/evaluate.hpp"
+#include "train/experiment.hpp"
+#include "train/predict.hpp"
 
 namespace dlrun::app {
+namespace {
 
-int run_eval(const CommonOptions& /*common*/, const EvalOptions& /*options*/) {
-  throw ConfigError("dlrun eval needs checkpoints, which this build does not write yet");
+std::unique_ptr<Experiment> experiment_with_checkpoint(const CommonOptions& common,
+                                                       const std::filesystem::path& checkpoint) {
+  Config config = load_config_with_flags(common);
+  apply_threads(config);
+  auto experiment = prepare_experiment(std::move(config));
+  load_model_parameters(experiment->model, read_checkpoint(checkpoint));
+  return experiment;
 }
 
-int run_predict(const CommonOptions& /*common*/, const PredictOptions& /*options*/) {
-  throw ConfigError("dlrun predict needs checkpoints, which this build does not write yet");
+std::string format_value(double value) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.9g", value);
+  return buffer;
+}
+
+}  // namespace
+
+int run_eval(const CommonOptions& common, const EvalOptions& options) {
+  auto experiment = experiment_with_checkpoint(common, options.checkpoint);
+  Experiment& e = *experiment;
+  const DataView& view = options.split == "test" ? e.data.test : options.split == "validation" ? e.data.validation
+                                                                                               : e.data.train;
+  if (view.empty()) throw ConfigError("the config has no " + options.split + " data to evaluate");
+  const LossBinding binding = bind_loss(e.model, *e.loss);
+  const Index batch = std::max<Index>(e.config.train.batch_size, 256);
+  const Evaluation evaluation =
+      evaluate(e.model, binding, view, e.data.transform, e.task, e.config.metrics, batch);
+  nlohmann::json summary{{"command", "eval"}, {"split", options.split}, {"checkpoint", options.checkpoint.string()},
+                         {"examples", view.size()}};
+  for (const auto& [name, value] : evaluation.values) summary[name] = std::isfinite(value) ? nlohmann::json(value) : nlohmann::json();
+  if (e.task.classes > 0) {
+    summary["classes"] = view.dataset->class_names;
+    summary["confusion_matrix"] = evaluation.confusion;
+    nlohmann::json per_class = nlohmann::json::array();
+    for (std::size_t c = 0; c < evaluation.per_class.size(); ++c) {
+      const auto& s = evaluation.per_class[c];
+      per_class.push_back({{"class", view.dataset->class_names[c]}, {"precision", s.precision}, {"recall", s.recall},
+                           {"f1", s.f1}, {"support", s.support}});
+    }
+    summary["per_class"] = per_class;
+  }
+  print_json_line(summary);
+  return 0;
+}
+
+int run_predict(const CommonOptions& common, const PredictOptions& options) {
+  auto experiment = experiment_with_checkpoint(common, options.checkpoint);
+  Experiment& e = *experiment;
+  const Dataset& train = *e.data.train.dataset;
+  const Dataset inputs = read_prediction_inputs(options.input, options.format, e.config.data, train);
+  const bool classify = e.task.classes > 0 && !options.raw;
+  const std::string final = e.model.final_activation();
+  const bool final_applied = (e.loss->type() == "cross_entropy" && final == "softmax") ||
+                             (e.loss->type() == "binary_cross_entropy" && final == "sigmoid");
+
+  std::string header = "index";
+  if (classify) {
+    header += ",label";
+    for (const std::string& name : train.class_names) header += ",p_" + name;
+  } else {
+    for (Index i = 0; i < e.model.output_shape().element_count(); ++i) header += ",y" + std::to_string(i);
+  }
+  std::string text = header + "\n";
+
+  std::vector<double> probabilities;
+  const Index batch_size = std::max<Index>(e.config.train.batch_size, 256);
+  predict_all(e.model, inputs, e.data.transform, batch_size, [&](Index index, std::span<const float> values) {
+    text += std::to_string(index);
+    if (classify) {
+      class_probabilities(values, e.loss->type(), final_applied, probabilities);
+      const auto best = std::max_element(probabilities.begin(), probabilities.end()) - probabilities.begin();
+      text += "," + train.class_names[static_cast<std::size_t>(best)];
+      for (const double p : probabilities) text += "," + format_value(p);
+    } else {
+      for (const float v : values) text += "," + format_value(v);
+    }
+    text += "\n";
+  });
+  if (options.output.empty()) {
+    std::cout << text << std::flush;
+  } else {
+    write_text_atomic(options.output, text);
+  }
+  return 0;
 }
 
 }  // namespace dlrun::app
