@@ -1,1 +1,97 @@
-int main() { return 0; }
+// dlrun's entry point: CLI11 wiring, and the one place that turns errors into messages and exit
+// codes (DESIGN.md §2): 0 ok, 1 internal, 2 usage/config, 3 data, 4 diverged, 5 output, 130 interrupted.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+#include <new>
+
+#include "app/commands.hpp"
+#include "app/console.hpp"
+#include "core/errors.hpp"
+#include "core/version.hpp"
+
+namespace {
+
+void add_common(CLI::App* command, dlrun::app::CommonOptions& common, bool trains) {
+  command->add_option("config", common.config, "YAML config file")->required();
+  command->add_option("--set", common.sets, "override a config value: PATH=VALUE (repeatable)")
+      ->take_all()
+      ->allow_extra_args(false);
+  command->add_option("--threads", common.threads, "threads for dlrun and OpenBLAS (default: config, else all cores)")
+      ->check(CLI::Range(1, 1024));
+  command->add_flag("--quiet", common.quiet, "only warnings and errors on stderr");
+  if (trains) {
+    command->add_option("--out", common.out, "the run directory to write (default: <output>/<name>-<time>)");
+    command->add_flag("--jsonl", common.jsonl, "print one JSON line per epoch on stdout");
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"dlrun: train neural networks from YAML configs"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", dlrun::version_string());
+
+  dlrun::app::CommonOptions common;
+  dlrun::app::TrainOptions train_options;
+  dlrun::app::EvalOptions eval_options;
+  dlrun::app::PredictOptions predict_options;
+
+  CLI::App* train = app.add_subcommand("train", "train a model");
+  add_common(train, common, true);
+  train->add_option("--resume", train_options.resume, "continue an interrupted run (run directory or checkpoint)");
+  train->add_option("--weights", train_options.weights, "initialise parameters from a checkpoint");
+
+  CLI::App* eval = app.add_subcommand("eval", "evaluate a checkpoint on a data split");
+  add_common(eval, common, false);
+  eval->add_option("--checkpoint", eval_options.checkpoint, "checkpoint file")->required();
+  eval->add_option("--split", eval_options.split, "test | validation | train")
+      ->check(CLI::IsMember({"test", "validation", "train"}));
+
+  CLI::App* predict = app.add_subcommand("predict", "predict classes or outputs for new inputs");
+  add_common(predict, common, false);
+  predict->add_option("--checkpoint", predict_options.checkpoint, "checkpoint file")->required();
+  predict->add_option("--input", predict_options.input, "input file (IDX, CSV or NPY)")->required();
+  predict->add_option("--format", predict_options.format, "idx | csv | npy (default: from the file name)")
+      ->check(CLI::IsMember({"idx", "csv", "npy"}));
+  predict->add_option("--output", predict_options.output, "CSV file to write (default: stdout)");
+  predict->add_flag("--raw", predict_options.raw, "write the final layer's raw outputs");
+
+  CLI::App* summary = app.add_subcommand("summary", "print layers, output shapes, parameters and FLOPs");
+  add_common(summary, common, false);
+  CLI::App* check = app.add_subcommand("check", "validate a config and print it resolved");
+  add_common(check, common, false);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "error: %s (see dlrun --help)\n", e.what());
+    return 2;
+  }
+
+  try {
+    dlrun::app::setup_console(common.quiet);
+    if (*train) return dlrun::app::run_train(common, train_options);
+    if (*eval) return dlrun::app::run_eval(common, eval_options);
+    if (*predict) return dlrun::app::run_predict(common, predict_options);
+    if (*summary) return dlrun::app::run_summary(common);
+    if (*check) return dlrun::app::run_check(common);
+  } catch (const dlrun::DlrunError& error) {
+    dlrun::app::print_error(error.what());
+    return error.exit_code();
+  } catch (const std::bad_alloc&) {
+    dlrun::app::print_error("out of memory");
+    return 1;
+  } catch (const std::exception& error) {
+    dlrun::app::print_error(std::string("internal error: ") + error.what());
+    return 1;
+  }
+  return 0;
+}

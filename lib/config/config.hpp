@@ -17,42 +17,42 @@ namespace dlrun {
 // One data file set: `{format: idx, images, labels}`, `{format: csv, path, label, features, header,
 // delimiter}`, `{format: npy, inputs, labels}` or `{format: text, path, sequence_length}`.
 struct DataSource {
-  std::string format;                 // idx | csv | npy | text
-  std::filesystem::path images;       // idx
-  std::filesystem::path labels;       // idx, npy
-  std::filesystem::path path;         // csv, text
-  std::filesystem::path inputs;       // npy
-  std::string label_column;           // csv: the label column's name (empty: the last column)
-  std::vector<std::string> features;  // csv: feature columns (empty: all but the label)
-  bool header = true;                 // csv
-  char delimiter = ',';               // csv
-  Index sequence_length = 0;          // text
-  Location where;                     // of the mapping, for messages
+  std::string format;                                // idx | csv | npy | text
+  std::filesystem::path images;                      // idx
+  std::filesystem::path labels;                      // idx, npy
+  std::filesystem::path path;                        // csv, text
+  std::filesystem::path inputs;                      // npy
+  std::string label_column;                          // csv: the label column's name (empty: the last column)
+  std::vector<std::string> features;                 // csv: feature columns (empty: all but the label)
+  bool header = true;                                // csv
+  char delimiter = ',';                              // csv
+  Index sequence_length = 0;                         // text
+  Location where;                                    // of the mapping, for messages
   std::vector<std::filesystem::path> files() const;  // every file it reads
 };
 
 struct ValidationSpec {
   enum class Kind { none, split, source };
   Kind kind = Kind::none;
-  double fraction = 0.0;     // split: the fraction of train held out (stratified when labels are classes)
-  DataSource source;         // source
+  double fraction = 0.0;  // split: the fraction of train held out (stratified when labels are classes)
+  DataSource source;      // source
 };
 
 struct DataConfig {
   DataSource train;
   std::optional<DataSource> test;
   ValidationSpec validation;
-  double scale = 1.0;               // raw values are divided by this
-  std::string normalize = "none";   // none | standard | minmax (fitted on training rows only)
-  bool as_sequence = false;         // an image of H rows becomes H steps of W features
-  std::string target = "labels";    // labels | inputs
+  double scale = 1.0;              // raw values are divided by this
+  std::string normalize = "none";  // none | standard | minmax (fitted on training rows only)
+  bool as_sequence = false;        // an image of H rows becomes H steps of W features
+  std::string target = "labels";   // labels | inputs
 };
 
 struct LayerConfig {
   std::string type;
   Location type_where;
-  std::string name;          // defaulted to <type>_<n> when not given
-  Node options;              // the layer's mapping, less `type` and `name`
+  std::string name;  // defaulted to <type>_<n> when not given
+  Node options;      // the layer's mapping, less `type` and `name`
   Location where;
 };
 
@@ -69,7 +69,7 @@ struct EarlyStoppingConfig {
   std::string monitor = "val_loss";
   Index patience = 3;
   double min_delta = 0.0;
-  std::string mode = "auto";   // auto | min | max
+  std::string mode = "auto";  // auto | min | max
   bool restore_best = true;
   Index start_from_epoch = 0;
 };
@@ -110,10 +110,10 @@ struct SearchConfig {
 };
 
 struct Config {
-  std::filesystem::path file;        // the config file (relative paths resolve against its folder)
+  std::filesystem::path file;  // the config file (relative paths resolve against its folder)
   std::string name;
   std::uint64_t seed = 42;
-  int threads = 0;                   // 0 = all cores
+  int threads = 0;  // 0 = all cores
   DataConfig data;
   std::vector<LayerConfig> layers;
   TypedOptions loss;
@@ -124,7 +124,7 @@ struct Config {
   std::filesystem::path output = "runs";
   CvConfig cv;
   SearchConfig search;
-  Node tree;                         // the resolved tree (overrides applied), for config.yaml
+  Node tree;  // the resolved tree (overrides applied), for config.yaml
 };
 
 }  // namespace dlrun

@@ -8,8 +8,8 @@ namespace dlrun {
 std::string Location::to_string() const {
   std::string text = file;
   if (line > 0) {
-    text += ":" + std::to_string(line);
-    if (column > 0) text += ":" + std::to_string(column);
+    text.append(1, ':').append(std::to_string(line));
+    if (column > 0) text.append(1, ':').append(std::to_string(column));
   }
   return text;
 }

@@ -136,8 +136,9 @@ void Options::finish(const std::vector<std::string>& known) const {
   if (!node_.is_map()) return;
   for (const auto& entry : node_.entries()) {
     if (used_.contains(entry.key)) continue;
+    const std::string what = context_.empty() ? "unknown key '" : context_ + ": unknown option '";
     throw ConfigError(entry.key_where.known() ? entry.key_where : node_.where(),
-                      context_ + ": unknown option '" + entry.key + "'" + did_you_mean(entry.key, known));
+                      what + entry.key + "'" + did_you_mean(entry.key, known));
   }
 }
 

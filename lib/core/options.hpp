@@ -43,7 +43,8 @@ class Options {
   void require_in(std::string_view key, double value, double low, double high, bool high_open = true);
   [[noreturn]] void fail(std::string_view key, std::string_view message) const;
 
-  // Throws for the first key that no getter read (with a did-you-mean among `known`).
+  // Throws for the first key that no getter read (with a did-you-mean among `known`):
+  // "<context>: unknown option 'x'", or "unknown key 'x'" when the context is empty (top level).
   void finish(const std::vector<std::string>& known) const;
   // As above, with the keys read so far as the known set.
   void finish() const;

@@ -14,6 +14,7 @@ namespace dlrun {
 namespace {
 
 thread_local bool inside_worker = false;
+constexpr auto kNoTask = [](Index, Index) {};
 
 class ThreadPool {
  public:
@@ -32,12 +33,12 @@ class ThreadPool {
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
   // Returns false (and runs nothing) when another thread is using the pool.
-  bool try_run(int chunks, const std::function<void(int)>& task) {
+  bool try_run(int chunks, RangeFunction task) {
     std::unique_lock busy(busy_, std::try_to_lock);
     if (!busy.owns_lock()) return false;
     {
       std::lock_guard lock(mutex_);
-      task_ = &task;
+      task_ = task;
       chunks_ = chunks;
       pending_ = static_cast<int>(workers_.size());
       error_ = nullptr;
@@ -47,7 +48,6 @@ class ThreadPool {
     run_chunk(0);
     std::unique_lock lock(mutex_);
     done_.wait(lock, [this] { return pending_ == 0; });
-    task_ = nullptr;
     if (error_) std::rethrow_exception(error_);
     return true;
   }
@@ -57,7 +57,7 @@ class ThreadPool {
     if (index >= chunks_) return;
     inside_worker = true;
     try {
-      (*task_)(index);
+      task_(index, index + 1);
     } catch (...) {
       std::lock_guard lock(mutex_);
       if (!error_) error_ = std::current_exception();
@@ -85,7 +85,7 @@ class ThreadPool {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable done_;
-  const std::function<void(int)>* task_ = nullptr;
+  RangeFunction task_ = kNoTask;
   int chunks_ = 0;
   int pending_ = 0;
   std::uint64_t generation_ = 0;
@@ -110,7 +110,7 @@ void set_thread_count(int threads) {
 
 int thread_count() { return pool()->size(); }
 
-void parallel_for(Index count, const std::function<void(Index, Index)>& body, Index min_chunk) {
+void parallel_for(Index count, RangeFunction body, Index min_chunk) {
   if (count <= 0) return;
   const Index threads = inside_worker ? 1 : thread_count();
   const Index chunks = std::min<Index>(threads, count / std::max<Index>(min_chunk, 1));
@@ -118,7 +118,7 @@ void parallel_for(Index count, const std::function<void(Index, Index)>& body, In
     body(0, count);
     return;
   }
-  const std::function<void(int)> task = [&](int chunk) {
+  const auto task = [&](Index chunk, Index /*unused*/) {
     const Index begin = count * chunk / chunks;
     const Index end = count * (chunk + 1) / chunks;
     if (begin < end) body(begin, end);

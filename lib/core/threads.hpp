@@ -2,11 +2,30 @@
 // elementwise work). One process-wide pool, sized by --threads, like OpenBLAS's own.
 #pragma once
 
-#include <functional>
+#include <type_traits>
+#include <utility>
 
 #include "core/tensor.hpp"
 
 namespace dlrun {
+
+// A non-owning reference to a callable void(Index, Index): unlike std::function it never
+// allocates, so parallel loops in hot paths stay allocation-free. The callable must outlive it.
+class RangeFunction {
+ public:
+  template <typename F>
+    requires(!std::is_same_v<std::remove_cvref_t<F>, RangeFunction>)
+  RangeFunction(F&& function)  // NOLINT: implicit by design, like std::function_ref
+      : object_(const_cast<void*>(static_cast<const void*>(&function))),
+        call_([](void* object, Index begin, Index end) {
+          (*static_cast<std::remove_reference_t<F>*>(object))(begin, end);
+        }) {}
+  void operator()(Index begin, Index end) const { call_(object_, begin, end); }
+
+ private:
+  void* object_;
+  void (*call_)(void*, Index, Index);
+};
 
 // Sets the number of threads dlrun uses: its own pool and OpenBLAS's. 0 means all cores.
 void set_thread_count(int threads);
@@ -16,6 +35,6 @@ int thread_count();
 // chunks, one per worker, and waits for all of them. Runs inline when count < min_chunk * 2 or
 // when only one thread is configured. Calls from inside a worker run inline (no nesting).
 // Exceptions thrown by body are rethrown in the caller (the first one).
-void parallel_for(Index count, const std::function<void(Index begin, Index end)>& body, Index min_chunk = 1);
+void parallel_for(Index count, RangeFunction body, Index min_chunk = 1);
 
 }  // namespace dlrun

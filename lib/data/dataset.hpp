@@ -13,16 +13,17 @@
 namespace dlrun {
 
 struct Dataset {
-  std::string source;                 // the file(s) it came from, for messages
-  Shape sample_shape;                 // one example's input shape: {1, 28, 28}, {4}, {T}, ...
-  std::vector<std::uint8_t> bytes;    // inputs, when stored as uint8 (IDX, text token ids)
-  std::vector<float> floats;          // inputs otherwise
-  std::vector<std::int32_t> labels;   // class targets: one per example, or per step for text
+  std::string source;                // the file(s) it came from, for messages
+  Shape sample_shape;                // one example's input shape: {1, 28, 28}, {4}, {T}, ...
+  std::vector<std::uint8_t> bytes;   // inputs, when stored as uint8 (IDX, text token ids)
+  std::vector<float> floats;         // inputs otherwise
+  std::vector<std::int32_t> labels;  // class targets: one per example, or per step for text
   Index labels_per_sample = 1;
-  std::vector<float> targets;         // regression targets
-  Shape target_shape;                 // one example's regression target shape, e.g. {1}
+  std::vector<float> targets;            // regression targets
+  Shape target_shape;                    // one example's regression target shape, e.g. {1}
   std::vector<std::string> class_names;  // classification: class index -> name
   std::vector<std::string> feature_names;
+  bool token_ids = false;  // inputs are class indices into class_names (text data)
 
   Index size() const;
   Index features_per_sample() const { return sample_shape.element_count(); }
@@ -40,7 +41,10 @@ struct InputTransform {
   // `dataset` only (the training rows).
   static InputTransform fit(const Dataset& dataset, std::span<const Index> rows, double scale,
                             const std::string& normalize);
+  // out[f] = raw[f] * multiplier[f] + offset[f]; an empty transform is the identity. Assigns out,
+  // which has the size of raw (the features of one example).
   void apply(std::span<const float> raw, std::span<float> out) const;
+  void apply(std::span<const std::uint8_t> raw, std::span<float> out) const;
 };
 
 // Gathers rows of a dataset into batch tensors.

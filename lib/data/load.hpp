@@ -31,6 +31,16 @@ struct LoadedData {
 // line (and column for CSV) on malformed input, ConfigError for a config that names missing columns.
 Dataset read_source(const DataSource& source, bool classification, const DataConfig& config);
 
+// as_sequence: an image sample_shape {1, H, W} becomes {H, W} (H steps of W features); a {T, F}
+// shape is already a sequence and stays. Throws ConfigError at `where` for other shapes.
+void apply_as_sequence(Dataset& dataset, const Location& where);
+
+// Makes a test, validation or prediction dataset consistent with the training data: the same
+// sample_shape (and feature names, when both have them), and its class indices remapped by name
+// onto train's class_names (token ids too, for text). Throws DataError naming both files when the
+// shapes differ or `other` has a class the training data lacks.
+void align_with_train(const Dataset& train, Dataset& other);
+
 // Everything for a run. The validation split is drawn from Rng::for_stream(seed, "split").
 LoadedData load_data(const DataConfig& config, bool classification, std::uint64_t seed);
 

@@ -27,6 +27,8 @@ void write_safetensors(const std::filesystem::path& path,
 
 // Reads and validates: header length within the file, JSON well-formed, dtypes F32, shapes vs
 // byte ranges, offsets inside the data area and non-overlapping. Throws DataError naming the file.
+// F16, BF16 and F64 tensors (weights saved by PyTorch in those precisions) are converted to
+// float32; any other dtype is a DataError naming it. Tensors come back in data-offset order.
 SafetensorsContents read_safetensors(const std::filesystem::path& path);
 
 }  // namespace dlrun

@@ -10,6 +10,8 @@
 
 namespace dlrun {
 
+class Optimizer;
+
 class Schedule {
  public:
   virtual ~Schedule() = default;
@@ -23,6 +25,8 @@ class Schedule {
   // Internal state for checkpoints (reduce_on_plateau's best value, counters, ...).
   virtual std::map<std::string, double> state() const { return {}; }
   virtual void set_state(const std::map<std::string, double>& /*state*/) {}
+  // True when the rate never changes (`constant` without warm-up): the only kind lbfgs accepts.
+  virtual bool is_constant() const { return false; }
 };
 
 struct ScheduleContext {
@@ -36,5 +40,9 @@ struct ScheduleContext {
 std::unique_ptr<Schedule> make_schedule(const std::string& type, const Location& type_where, Options& options,
                                         const ScheduleContext& context);
 std::vector<std::string> schedule_types();
+
+// Rejects combinations the optimizer cannot honour: lbfgs with any schedule but a plain constant
+// (ConfigError at `where`, normally the schedule's type).
+void check_schedule_compatible(const Optimizer& optimizer, const Schedule& schedule, const Location& where);
 
 }  // namespace dlrun

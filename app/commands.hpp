@@ -1,0 +1,45 @@
+// The subcommands. Each loads the config, calls lib/, prints; none holds training logic.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dlrun::app {
+
+// Flags shared by every command that reads a config (DESIGN.md §2).
+struct CommonOptions {
+  std::filesystem::path config;
+  std::vector<std::string> sets;  // --set PATH=VALUE, in order
+  std::optional<int> threads;     // --threads N (overrides `threads:`)
+  bool quiet = false;
+  bool jsonl = false;
+  std::filesystem::path out;      // --out DIR
+};
+
+struct TrainOptions {
+  std::string resume;   // --resume RUN_DIR|CHECKPOINT
+  std::string weights;  // --weights CHECKPOINT
+};
+
+struct EvalOptions {
+  std::filesystem::path checkpoint;
+  std::string split = "test";
+};
+
+struct PredictOptions {
+  std::filesystem::path checkpoint;
+  std::filesystem::path input;
+  std::string format;  // idx | csv | npy; empty: from the extension
+  std::filesystem::path output;
+  bool raw = false;
+};
+
+int run_train(const CommonOptions& common, const TrainOptions& options);
+int run_summary(const CommonOptions& common);
+int run_check(const CommonOptions& common);
+int run_eval(const CommonOptions& common, const EvalOptions& options);
+int run_predict(const CommonOptions& common, const PredictOptions& options);
+
+}  // namespace dlrun::app

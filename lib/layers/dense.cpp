@@ -1,0 +1,110 @@
+#include "layers/dense.hpp"
+
+#include <cmath>
+
+#include "core/blas.hpp"
+#include "core/errors.hpp"
+
+namespace dlrun {
+namespace {
+
+[[noreturn]] void throw_rank_error(const std::string& name, const Shape& input) {
+  throw ShapeError("layer '" + name + "' (dense): dense expects (N, F) or (N, T, F), got " +
+                   input.to_string() + "; add a flatten layer before '" + name + "'");
+}
+
+}  // namespace
+
+Dense::Dense(const DenseSpec& spec, Index in_features, std::string name, Rng& rng)
+    : spec_(spec), in_features_(in_features), name_(std::move(name)) {
+  require(spec_.units >= 1 && in_features_ >= 1, "dense: units and in_features must be >= 1");
+  // kaiming_uniform(a=sqrt(5)) gives bound = gain * sqrt(3 / fan_in) with gain = sqrt(2 / (1 + 5)),
+  // i.e. 1 / sqrt(fan_in); PyTorch uses the same bound for the bias.
+  const float bound = 1.0f / std::sqrt(static_cast<float>(in_features_));
+  Parameter weight{"weight", Tensor({spec_.units, in_features_}), Tensor({spec_.units, in_features_})};
+  rng.fill_uniform(weight.value.values(), -bound, bound);
+  parameters_.push_back(std::move(weight));
+  if (spec_.bias) {
+    Parameter bias{"bias", Tensor({spec_.units}), Tensor({spec_.units})};
+    bias.regularized = false;
+    rng.fill_uniform(bias.value.values(), -bound, bound);
+    parameters_.push_back(std::move(bias));
+  }
+}
+
+Index Dense::row_count(const Shape& input) {
+  return input.element_count() / input[input.rank() - 1];
+}
+
+Shape Dense::output_shape(const Shape& input) const {
+  if (input.rank() != 2 && input.rank() != 3) throw_rank_error(name_, input);
+  const Index features = input[input.rank() - 1];
+  if (features != in_features_) {
+    throw ShapeError("layer '" + name_ + "' (dense): expects " + std::to_string(in_features_) +
+                     " input features, got " + input.to_string());
+  }
+  std::vector<Index> dims = input.dims();
+  dims.back() = spec_.units;
+  return Shape(std::move(dims));
+}
+
+void Dense::forward(const Tensor& input, Tensor& output, const ForwardContext& /*context*/) {
+  output.resize(output_shape(input.shape()));
+  const Index rows = row_count(input.shape());
+  if (rows == 0) return;
+  // (rows, in) x (out, in)^T -> (rows, out)
+  gemm(Transpose::no, Transpose::yes, rows, spec_.units, in_features_, 1.0f, input.values(),
+       weight().value.values(), 0.0f, output.values());
+  if (spec_.bias) {
+    const float* b = bias().value.data();
+    for (Index r = 0; r < rows; ++r) {
+      float* y = output.data() + r * spec_.units;
+      for (Index j = 0; j < spec_.units; ++j) y[j] += b[j];
+    }
+  }
+}
+
+void Dense::backward(const Tensor& input, const Tensor& /*output*/, const Tensor& grad_output,
+                     Tensor& grad_input) {
+  const Index rows = row_count(input.shape());
+  grad_input.resize(input.shape());
+  if (rows == 0) return;
+  // grad_weight += G^T X: (out, rows) x (rows, in). Accumulates (beta = 1).
+  gemm(Transpose::yes, Transpose::no, spec_.units, in_features_, rows, 1.0f, grad_output.values(),
+       input.values(), 1.0f, weight().grad.values());
+  if (spec_.bias) {
+    // grad_bias += column sums of G; row by row so the inner loop is contiguous and vectorises.
+    float* grad_b = bias().grad.data();
+    for (Index r = 0; r < rows; ++r) {
+      const float* g = grad_output.data() + r * spec_.units;
+      for (Index j = 0; j < spec_.units; ++j) grad_b[j] += g[j];
+    }
+  }
+  // grad_input = G W: (rows, out) x (out, in). Assigns (beta = 0).
+  gemm(Transpose::no, Transpose::no, rows, in_features_, spec_.units, 1.0f, grad_output.values(),
+       weight().value.values(), 0.0f, grad_input.values());
+}
+
+double Dense::flops_per_example(const Shape& input) const {
+  // One example is input[1:]: F features, or T steps of F features.
+  const double rows = input.rank() == 3 ? static_cast<double>(input[1]) : 1.0;
+  const double per_row = 2.0 * static_cast<double>(in_features_) * static_cast<double>(spec_.units) +
+                         (spec_.bias ? static_cast<double>(spec_.units) : 0.0);
+  return rows * per_row;
+}
+
+std::unique_ptr<Layer> make_dense(Options& options, const LayerBuildContext& context) {
+  DenseSpec spec;
+  spec.units = options.required_integer("units");
+  options.require_at_least("units", static_cast<double>(spec.units), 1.0);
+  spec.bias = options.boolean("bias", spec.bias);
+  const Shape& input = context.input_shape;
+  if (input.rank() != 2 && input.rank() != 3) throw_rank_error(context.name, input);
+  if (input[input.rank() - 1] < 1) {
+    throw ShapeError("layer '" + context.name + "' (dense): input " + input.to_string() + " has no features");
+  }
+  require(context.rng != nullptr, "make_dense: LayerBuildContext.rng is null");
+  return std::make_unique<Dense>(spec, input[input.rank() - 1], context.name, *context.rng);
+}
+
+}  // namespace dlrun

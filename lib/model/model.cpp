@@ -1,0 +1,155 @@
+#include "model/model.hpp"
+
+#include "layers/activation.hpp"
+
+namespace dlrun {
+namespace {
+
+std::string layer_context(const LayerConfig& config) {
+  return "layer '" + config.name + "' (" + config.type + ")";
+}
+
+// The activation function a config entry ends with, or "".
+std::string activation_function_of(const LayerConfig& config) {
+  if (config.type == "activation") {
+    const Node* function = config.options.find("function");
+    return function && function->is_scalar() ? function->text() : std::string();
+  }
+  const Node* activation = config.options.find("activation");
+  return activation && activation->is_scalar() ? activation->text() : std::string();
+}
+
+}  // namespace
+
+Model Model::build(const std::vector<LayerConfig>& layers, const Shape& input_shape,
+                   const LayerRegistry& registry, Rng& init_rng) {
+  Model model;
+  model.input_shape_ = input_shape;
+  Shape shape = input_shape.with_batch(1);
+  for (const LayerConfig& config : layers) {
+    const std::string context = layer_context(config);
+    Options options(config.options, context);
+    LayerRegularization regularization;
+    regularization.l1 = options.number("l1", 0.0);
+    options.require_at_least("l1", regularization.l1, 0.0);
+    regularization.l2 = options.number("l2", 0.0);
+    options.require_at_least("l2", regularization.l2, 0.0);
+    regularization.max_norm = options.number("max_norm", 0.0);
+    options.require_at_least("max_norm", regularization.max_norm, 0.0);
+
+    // The shorthand activation reads its own options (negative_slope, alpha) before the layer's
+    // factory checks for unknown keys.
+    std::unique_ptr<Layer> activation;
+    std::string function;
+    if (config.type != "activation" && options.has("activation")) {
+      function = options.string("activation", "");
+      activation = make_activation_layer(function, options, config.name);
+    }
+
+    const LayerBuildContext build_context{config.name, shape, &init_rng};
+    std::unique_ptr<Layer> layer;
+    try {
+      layer = registry.build(config.type, config.type_where, options, build_context);
+    } catch (const ShapeError& error) {
+      throw ConfigError(config.where, context + ": " + error.what());
+    }
+    Shape output;
+    try {
+      output = layer->output_shape(shape);
+    } catch (const ShapeError& error) {
+      throw ConfigError(config.where, context + ": input " + shape.without_batch().to_string() +
+                                          " does not fit: " + error.what());
+    }
+    ModelLayer entry{config.name, config.type, config.type == "activation" ? activation_function_of(config) : "",
+                     std::move(layer), output, regularization};
+    model.layers_.push_back(std::move(entry));
+    shape = output;
+
+    if (activation) {
+      ModelLayer act{config.name + "_" + function, "activation", function, std::move(activation),
+                     shape, LayerRegularization{}};
+      model.layers_.push_back(std::move(act));
+    }
+  }
+  // The first layer's input is data: nobody needs its gradient.
+  if (!model.layers_.empty()) model.layers_.front().layer->set_input_grad_needed(false);
+  model.outputs_.resize(model.layers_.size());
+  return model;
+}
+
+Shape Model::output_shape() const {
+  if (layers_.empty()) return input_shape_;
+  return layers_.back().output_shape.without_batch();
+}
+
+const Tensor& Model::forward(const Tensor& input, const ForwardContext& context, Index depth) {
+  if (depth < 0 || depth > size()) depth = size();
+  const Tensor* current = &input;
+  for (Index i = 0; i < depth; ++i) {
+    Tensor& output = outputs_[static_cast<std::size_t>(i)];
+    layers_[static_cast<std::size_t>(i)].layer->forward(*current, output, context);
+    current = &output;
+  }
+  return *current;
+}
+
+void Model::backward(const Tensor& input, const Tensor& grad_output, Index depth) {
+  if (depth < 0 || depth > size()) depth = size();
+  const Tensor* grad = &grad_output;
+  for (Index i = depth - 1; i >= 0; --i) {
+    const auto at = static_cast<std::size_t>(i);
+    const Tensor& layer_input = i == 0 ? input : outputs_[at - 1];
+    Tensor& grad_input = (depth - 1 - i) % 2 == 0 ? grad_a_ : grad_b_;
+    layers_[at].layer->backward(layer_input, outputs_[at], *grad, grad_input);
+    grad = &grad_input;
+  }
+}
+
+std::vector<ParameterRef> Model::parameters() {
+  std::vector<ParameterRef> result;
+  for (ModelLayer& entry : layers_) {
+    for (Parameter& parameter : entry.layer->parameters()) {
+      result.push_back(ParameterRef{entry.name + "." + parameter.name, &parameter});
+    }
+  }
+  return result;
+}
+
+std::vector<ParameterRef> Model::trainable_parameters() {
+  std::vector<ParameterRef> result;
+  for (const ParameterRef& ref : parameters()) {
+    if (ref.parameter->trainable) result.push_back(ref);
+  }
+  return result;
+}
+
+void Model::zero_grads() {
+  for (ModelLayer& entry : layers_) {
+    for (Parameter& parameter : entry.layer->parameters()) {
+      if (parameter.trainable) parameter.grad.zero();
+    }
+  }
+}
+
+std::vector<LayerSummary> Model::summary() const {
+  std::vector<LayerSummary> rows;
+  Shape input = input_shape_;
+  for (const ModelLayer& entry : layers_) {
+    Index count = 0;
+    for (const Parameter& parameter : entry.layer->parameters()) count += parameter.value.size();
+    rows.push_back(LayerSummary{entry.name, entry.type == "activation" && !entry.function.empty()
+                                                ? "activation(" + entry.function + ")"
+                                                : entry.type,
+                                entry.output_shape.without_batch(), count,
+                                entry.layer->flops_per_example(input.with_batch(1))});
+    input = entry.output_shape.without_batch();
+  }
+  return rows;
+}
+
+std::string Model::final_activation() const {
+  if (layers_.empty() || layers_.back().type != "activation") return "";
+  return layers_.back().function;
+}
+
+}  // namespace dlrun

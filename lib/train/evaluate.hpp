@@ -1,0 +1,38 @@
+// Evaluation of a model on a data view (eval mode, no gradients), and prediction.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "model/model.hpp"
+#include "train/batch.hpp"
+#include "train/metrics.hpp"
+
+namespace dlrun {
+
+// How the model's raw output relates to the loss: `depth` is how many layers run before the loss
+// (the final softmax before cross_entropy, or sigmoid before binary_cross_entropy, is fused into
+// the loss and skipped).
+struct LossBinding {
+  Loss* loss = nullptr;
+  Index depth = -1;
+};
+
+LossBinding bind_loss(Model& model, Loss& loss);
+
+struct Evaluation {
+  MetricValues values;  // loss first, then the configured metrics
+  std::vector<std::vector<std::int64_t>> confusion;
+  std::vector<MetricAccumulator::ClassScores> per_class;
+};
+
+Evaluation evaluate(Model& model, const LossBinding& binding, const DataView& view,
+                    const InputTransform& transform, const Task& task, const std::vector<std::string>& metrics,
+                    Index batch_size);
+
+// Checks that the targets fit the model's output: classes vs the last layer's width, or the
+// regression / autoencoder target shape (one example) vs the output's element count. Throws
+// ConfigError with a clear message otherwise.
+void check_task_fits_model(const Task& task, const Shape& target_shape, const Model& model, const Loss& loss);
+
+}  // namespace dlrun

@@ -1,0 +1,80 @@
+#include "train/experiment.hpp"
+
+#include "train/evaluate.hpp"
+#include "train/metrics.hpp"
+
+namespace dlrun {
+
+bool is_classification_loss(std::string_view loss_type) {
+  return loss_type != "mse" && loss_type != "mae" && loss_type != "huber";
+}
+
+namespace {
+
+Location where_in_tree(const Node& tree, std::string_view key) {
+  const Node* node = tree.find(key);
+  return node ? node->where() : Location{};
+}
+
+void check_metrics(const Config& config, const Task& task) {
+  const bool classification = task.classes > 0;
+  for (const std::string& metric : config.metrics) {
+    if (classification && is_regression_metric(metric)) {
+      throw ConfigError(where_in_tree(config.tree, "metrics"),
+                        "metric '" + metric + "' needs a regression loss (mse, mae, huber); this run classifies");
+    }
+    if (!classification && is_classification_metric(metric)) {
+      throw ConfigError(where_in_tree(config.tree, "metrics"),
+                        "metric '" + metric + "' needs class labels; the loss '" + config.loss.type +
+                            "' makes this a regression" + (task.autoencoder ? " (autoencoder)" : ""));
+    }
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<Experiment> prepare_experiment(Config config) {
+  auto experiment = std::make_unique<Experiment>();
+  Experiment& e = *experiment;
+  e.config = std::move(config);
+  const Config& c = e.config;
+
+  Options loss_options(c.loss.options, "loss");
+  e.loss = make_loss(c.loss.type, c.loss.type_where, loss_options);
+  loss_options.finish();
+
+  const bool autoencoder = c.data.target == "inputs";
+  const bool classification = !autoencoder && is_classification_loss(c.loss.type);
+  e.data = load_data(c.data, classification, c.seed);
+  const Dataset& train = *e.data.train.dataset;
+  if (classification && train.class_names.empty()) {
+    throw DataError(train.source + ": no class labels; the loss '" + c.loss.type + "' needs them");
+  }
+
+  Rng init_rng = Rng::for_stream(c.seed, "init");
+  e.model = Model::build(c.layers, train.sample_shape, make_builtin_layer_registry(), init_rng);
+
+  e.task.classes = classification ? static_cast<Index>(train.class_names.size()) : 0;
+  e.task.autoencoder = autoencoder;
+  e.task.output_shape = e.model.output_shape();
+  const Shape target_shape = autoencoder ? train.sample_shape : train.target_shape;
+  check_task_fits_model(e.task, target_shape, e.model, *e.loss);
+  check_metrics(c, e.task);
+
+  Options optimizer_options(c.optimizer.options, "optimizer");
+  e.optimizer = make_optimizer(c.optimizer.type, c.optimizer.type_where, optimizer_options,
+                               e.model.trainable_parameters());
+  optimizer_options.finish();
+
+  e.steps_per_epoch = (e.data.train.size() + c.train.batch_size - 1) / c.train.batch_size;
+  if (c.schedule) {
+    Options schedule_options(c.schedule->options, "schedule");
+    const ScheduleContext context{e.optimizer->initial_learning_rate(), c.train.epochs, e.steps_per_epoch};
+    e.schedule = make_schedule(c.schedule->type, c.schedule->type_where, schedule_options, context);
+    schedule_options.finish();
+    check_schedule_compatible(*e.optimizer, *e.schedule, c.schedule->where);
+  }
+  return experiment;
+}
+
+}  // namespace dlrun

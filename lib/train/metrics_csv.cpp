@@ -1,0 +1,60 @@
+#include "train/metrics_csv.hpp"
+
+#include <cstdio>
+#include <sstream>
+#include <vector>
+
+#include "core/errors.hpp"
+
+namespace dlrun {
+namespace {
+
+std::string format_value(double value) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.9g", value);
+  return buffer;
+}
+
+}  // namespace
+
+std::string metrics_csv_header(const EpochReport& report) {
+  std::string header = "epoch";
+  for (const auto& [name, value] : report.train) header += "," + name;
+  for (const auto& [name, value] : report.validation) header += ",val_" + name;
+  return header + ",lr,seconds";
+}
+
+std::string metrics_csv_row(const EpochReport& report) {
+  std::string row = std::to_string(report.epoch);
+  for (const auto& [name, value] : report.train) row += "," + format_value(value);
+  for (const auto& [name, value] : report.validation) row += "," + format_value(value);
+  return row + "," + format_value(report.learning_rate) + "," + format_value(report.seconds);
+}
+
+MetricsCsvWriter::MetricsCsvWriter(std::filesystem::path path, Index resumed_epochs) : path_(std::move(path)) {
+  std::vector<std::string> kept;
+  if (resumed_epochs > 0) {
+    // Rows of epochs after the checkpoint were written by the interrupted run and are redone.
+    std::ifstream in(path_);
+    std::string line;
+    for (Index i = 0; std::getline(in, line) && i <= resumed_epochs; ++i) kept.push_back(line);
+  }
+  out_.open(path_, std::ios::trunc);
+  if (!out_) throw OutputError(path_.string() + ": cannot write metrics");
+  for (const auto& line : kept) out_ << line << '\n';
+  header_written_ = !kept.empty();
+  out_.flush();
+}
+
+Verdict MetricsCsvWriter::on_epoch_end(const EpochReport& report, TrainState& /*state*/) {
+  if (!header_written_) {
+    out_ << metrics_csv_header(report) << '\n';
+    header_written_ = true;
+  }
+  out_ << metrics_csv_row(report) << '\n';
+  out_.flush();
+  if (!out_) throw OutputError(path_.string() + ": write failed");
+  return Verdict::keep_going;
+}
+
+}  // namespace dlrun

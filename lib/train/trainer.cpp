@@ -1,0 +1,198 @@
+#include "train/trainer.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "core/errors.hpp"
+
+namespace dlrun {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+bool all_finite(std::span<const float> values) {
+  float sum = 0.0f;  // NaN and Inf propagate through a sum; one pass, no branches
+  for (const float v : values) sum += v * 0.0f;
+  return sum == 0.0f;
+}
+
+}  // namespace
+
+Trainer::Trainer(const Config& config, Model& model, Optimizer& optimizer, Schedule* schedule, Loss& loss,
+                 const LoadedData& data, const Task& task)
+    : config_(config),
+      model_(model),
+      optimizer_(optimizer),
+      schedule_(schedule),
+      data_(data),
+      task_(task),
+      binding_(bind_loss(model, loss)),
+      trainable_(model.trainable_parameters()),
+      train_metrics_(config.metrics, task.classes) {
+  for (Index i = 0; i < model.size(); ++i) {
+    ModelLayer& entry = model.layer(i);
+    for (Parameter& parameter : entry.layer->parameters()) {
+      if (!parameter.trainable || !parameter.regularized) continue;
+      if (entry.regularization.l1 > 0 || entry.regularization.l2 > 0) {
+        penalties_.push_back(PenaltyTarget{&parameter, entry.regularization.l1, entry.regularization.l2});
+      }
+      if (entry.regularization.max_norm > 0) max_norms_.emplace_back(&parameter, entry.regularization.max_norm);
+    }
+  }
+}
+
+Index Trainer::steps_per_epoch() const {
+  const Index n = data_.train.size();
+  const Index batch = config_.train.batch_size;
+  return (n + batch - 1) / batch;
+}
+
+Evaluation Trainer::evaluate(const DataView& view) {
+  const Index batch = std::max<Index>(config_.train.batch_size, 256);
+  return dlrun::evaluate(model_, binding_, view, data_.transform, task_, config_.metrics, batch);
+}
+
+nlohmann::json Trainer::progress() const {
+  return {{"metrics", train_metrics_.to_json()}, {"penalty_sum", penalty_sum_}, {"penalty_examples", penalty_examples_}};
+}
+
+void Trainer::restore_progress(const nlohmann::json& progress) {
+  if (!progress.contains("metrics")) return;
+  train_metrics_.from_json(progress.at("metrics"));
+  penalty_sum_ = progress.at("penalty_sum").get<double>();
+  penalty_examples_ = progress.at("penalty_examples").get<Index>();
+}
+
+double Trainer::train_step(std::span<const Index> rows, Index epoch, Index step, Index global_step) {
+  batch_.assemble(*data_.train.dataset, rows, data_.transform, task_);
+  const BatchTargets targets = batch_.targets();
+  double data_loss = 0.0;
+  double penalty = 0.0;
+  const Tensor* output = nullptr;
+  // Dropout masks come from a stream keyed by the global step, so a resumed run draws the same
+  // masks as an uninterrupted one; lbfgs's repeated evaluations see the same masks too.
+  auto compute = [&]() {
+    Rng dropout_rng = Rng::for_stream(config_.seed, "dropout", static_cast<std::uint64_t>(global_step));
+    const ForwardContext context{Mode::train, &dropout_rng};
+    model_.zero_grads();
+    output = &model_.forward(batch_.inputs(), context, binding_.depth);
+    data_loss = binding_.loss->forward_backward(*output, targets, &grad_output_);
+    if (!std::isfinite(data_loss)) {
+      throw DivergedError("training diverged: the loss is " + std::to_string(data_loss) + " at epoch " +
+                          std::to_string(epoch + 1) + ", step " + std::to_string(step + 1));
+    }
+    model_.backward(batch_.inputs(), grad_output_, binding_.depth);
+    penalty = penalties_.empty() ? 0.0 : add_weight_penalties(penalties_);
+    return data_loss + penalty;
+  };
+
+  if (optimizer_.needs_closure()) {
+    optimizer_.step_with_closure(compute);
+    // The metrics describe the parameters the step started from, as for first-order optimizers.
+  } else {
+    compute();
+    check_finite_gradients(epoch, step);
+    if (config_.train.clip_grad_value > 0) clip_grad_value(trainable_, config_.train.clip_grad_value);
+    if (config_.train.clip_grad_norm > 0) clip_grad_norm(trainable_, config_.train.clip_grad_norm);
+    optimizer_.step();
+  }
+  for (auto& [parameter, max_norm] : max_norms_) apply_max_norm(*parameter, max_norm);
+  check_finite_parameters(epoch, step);
+
+  // Training metrics, as Keras reports them: from this batch's train-mode outputs.
+  const auto examples = static_cast<Index>(rows.size());
+  train_metrics_.add(*output, targets, data_loss, examples);
+  penalty_sum_ += penalty * static_cast<double>(examples);
+  penalty_examples_ += examples;
+  return data_loss + penalty;
+}
+
+void Trainer::check_finite_gradients(Index epoch, Index step) {
+  for (const ParameterRef& ref : trainable_) {
+    if (!all_finite(ref.parameter->grad.values())) {
+      throw DivergedError("training diverged: the gradient of " + ref.name + " is not finite at epoch " +
+                          std::to_string(epoch + 1) + ", step " + std::to_string(step + 1));
+    }
+  }
+}
+
+void Trainer::check_finite_parameters(Index epoch, Index step) {
+  for (const ParameterRef& ref : trainable_) {
+    if (!all_finite(ref.parameter->value.values())) {
+      throw DivergedError("training diverged: parameter " + ref.name + " is not finite after epoch " +
+                          std::to_string(epoch + 1) + ", step " + std::to_string(step + 1));
+    }
+  }
+}
+
+TrainState Trainer::fit(TrainState state) {
+  for (Callback* callback : callbacks_) callback->on_train_begin(state);
+  const Index steps = steps_per_epoch();
+  const Index batch_size = config_.train.batch_size;
+
+  for (; state.epoch < config_.train.epochs; ++state.epoch) {
+    const auto epoch_start = std::chrono::steady_clock::now();
+    // The epoch's data order depends only on (seed, epoch): resuming mid-epoch replays it exactly.
+    order_ = data_.train.rows;
+    if (config_.train.shuffle) {
+      Rng shuffle_rng = Rng::for_stream(config_.seed, "shuffle", static_cast<std::uint64_t>(state.epoch));
+      shuffle_rng.shuffle(order_);
+    }
+    if (state.step_in_epoch == 0) {
+      train_metrics_.reset();
+      penalty_sum_ = 0.0;
+      penalty_examples_ = 0;
+    }
+
+    double learning_rate = optimizer_.learning_rate();
+    for (Index step = state.step_in_epoch; step < steps; ++step) {
+      learning_rate = schedule_ ? schedule_->learning_rate(state.epoch, step) : optimizer_.initial_learning_rate();
+      optimizer_.set_learning_rate(learning_rate);
+      const Index begin = step * batch_size;
+      const Index end = std::min<Index>(begin + batch_size, static_cast<Index>(order_.size()));
+      const std::span<const Index> rows(order_.data() + begin, static_cast<std::size_t>(end - begin));
+      const double loss = train_step(rows, state.epoch, step, state.global_step);
+      ++state.global_step;
+      state.step_in_epoch = step + 1;
+      const BatchReport report{state.epoch + 1, step + 1, steps, loss, seconds_since(epoch_start)};
+      for (Callback* callback : callbacks_) callback->on_batch_end(report, state);
+      if (stop_requested_ && stop_requested_->load()) {
+        state.stop_reason = "interrupted";
+        for (Callback* callback : callbacks_) callback->on_train_end(state);
+        return state;
+      }
+    }
+    state.step_in_epoch = 0;
+
+    EpochReport report;
+    report.epoch = state.epoch + 1;
+    report.train = train_metrics_.results();
+    if (!penalties_.empty()) {
+      report.train.emplace_back("penalty", penalty_examples_ > 0 ? penalty_sum_ / static_cast<double>(penalty_examples_) : 0.0);
+    }
+    if (!data_.validation.empty()) report.validation = evaluate(data_.validation).values;
+    report.learning_rate = learning_rate;
+    report.seconds = seconds_since(epoch_start);
+    if (schedule_) {
+      std::map<std::string, double> observed;
+      for (const auto& [name, value] : report.train) observed[name] = value;
+      for (const auto& [name, value] : report.validation) observed["val_" + name] = value;
+      schedule_->observe(state.epoch, observed);
+    }
+    state.history.push_back(report);
+
+    bool stop = false;
+    for (Callback* callback : callbacks_) stop |= callback->on_epoch_end(report, state) == Verdict::stop;
+    if (stop) {
+      ++state.epoch;
+      break;
+    }
+  }
+  for (Callback* callback : callbacks_) callback->on_train_end(state);
+  return state;
+}
+
+}  // namespace dlrun

@@ -1,0 +1,68 @@
+// The training loop: mini-batches, loss, backward, regularisation, clipping, optimizer step,
+// schedule, validation every epoch, callbacks. It reads top to bottom in fit().
+#pragma once
+
+#include <atomic>
+#include <vector>
+
+#include "config/config.hpp"
+#include "data/load.hpp"
+#include "model/model.hpp"
+#include "optim/optimizer.hpp"
+#include "optim/regularization.hpp"
+#include "optim/schedule.hpp"
+#include "train/callback.hpp"
+#include "train/evaluate.hpp"
+
+namespace dlrun {
+
+class Trainer {
+ public:
+  // All references must outlive the trainer. `schedule` may be null (constant learning rate).
+  Trainer(const Config& config, Model& model, Optimizer& optimizer, Schedule* schedule, Loss& loss,
+          const LoadedData& data, const Task& task);
+
+  void add_callback(Callback& callback) { callbacks_.push_back(&callback); }
+  // When set, fit() finishes the current batch and returns with stop_reason "interrupted".
+  void set_stop_flag(const std::atomic<bool>* stop_requested) { stop_requested_ = stop_requested; }
+
+  // Trains from `state` (a fresh TrainState, or one restored from a checkpoint) until the
+  // configured epochs are done, a callback stops, or a stop is requested. Throws DivergedError
+  // when a loss, gradient or parameter stops being finite.
+  TrainState fit(TrainState state);
+
+  Evaluation evaluate(const DataView& view);
+
+  // The current epoch's running metric sums, so that a mid-epoch checkpoint resumes them.
+  nlohmann::json progress() const;
+  void restore_progress(const nlohmann::json& progress);
+  Index steps_per_epoch() const;
+  const LossBinding& loss_binding() const { return binding_; }
+
+ private:
+  double train_step(std::span<const Index> rows, Index epoch, Index step, Index global_step);
+  void check_finite_gradients(Index epoch, Index step);
+  void check_finite_parameters(Index epoch, Index step);
+
+  const Config& config_;
+  Model& model_;
+  Optimizer& optimizer_;
+  Schedule* schedule_;
+  const LoadedData& data_;
+  Task task_;
+  LossBinding binding_;
+  std::vector<ParameterRef> trainable_;
+  std::vector<PenaltyTarget> penalties_;
+  std::vector<std::pair<Parameter*, double>> max_norms_;
+  std::vector<Callback*> callbacks_;
+  const std::atomic<bool>* stop_requested_ = nullptr;
+
+  BatchAssembler batch_;
+  Tensor grad_output_;
+  std::vector<Index> order_;
+  MetricAccumulator train_metrics_;
+  double penalty_sum_ = 0.0;  // l1/l2 penalty, reported apart from the data loss
+  Index penalty_examples_ = 0;
+};
+
+}  // namespace dlrun

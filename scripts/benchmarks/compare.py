@@ -1,0 +1,62 @@
+#!/usr/bin/python3
+"""scripts/bench: trains the same model in dlrun and in PyTorch, back to back, on the same data,
+batch, optimizer and threads, and prints seconds per epoch, whole-process wall time, peak RSS and
+the dlrun/PyTorch ratios (below 1 means dlrun is faster or smaller)."""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def run(command, env):
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    out = process.stdout.read()
+    err = process.stderr.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"failed: {' '.join(command)}\n{err.decode()[-2000:]}")
+    last = [line for line in out.decode().splitlines() if line.startswith("{")][-1]
+    return json.loads(last), wall, usage.ru_maxrss / 1024.0  # MB
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("models", nargs="*", default=["seed_cnn"])
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=64)
+    args = parser.parse_args()
+    dlrun = os.path.join(ROOT, "build", "dlrun")
+    env = dict(os.environ)
+    torch_env = dict(env, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS=str(args.threads))
+    rows = []
+    for model in args.models:
+        with tempfile.TemporaryDirectory() as out:
+            ours, our_wall, our_rss = run(
+                [dlrun, "train", os.path.join(ROOT, "configs", model + ".yaml"), "--quiet", "--threads",
+                 str(args.threads), "--out", os.path.join(out, "run"), "--set", f"train.epochs={args.epochs}",
+                 "--set", f"train.batch_size={args.batch_size}"], env)
+        theirs, their_wall, their_rss = run(
+            ["/usr/bin/python3", os.path.join(ROOT, "scripts", "benchmarks", "torch_train.py"), model, "--epochs",
+             str(args.epochs), "--threads", str(args.threads), "--batch-size", str(args.batch_size)], torch_env)
+        rows.append((model, ours["seconds_per_epoch"], theirs["seconds_per_epoch"], our_wall, their_wall,
+                     our_rss, their_rss, ours.get("test", {}).get("accuracy"), theirs["test_accuracy"]))
+    print(f"threads {args.threads}, batch {args.batch_size}, {args.epochs} epoch(s); ratio = dlrun / PyTorch")
+    header = ("model", "s/epoch dlrun", "s/epoch torch", "ratio", "wall dlrun", "wall torch", "ratio",
+              "RSS MB dlrun", "RSS MB torch", "ratio", "test acc dlrun", "test acc torch")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for m, se, st, we, wt, re, rt, ae, at in rows:
+        print(f"| {m} | {se:.2f} | {st:.2f} | {se / st:.2f} | {we:.1f} | {wt:.1f} | {we / wt:.2f} | {re:.0f} | {rt:.0f} "
+              f"| {re / rt:.2f} | {ae if ae is None else f'{ae:.4f}'} | {at:.4f} |")
+
+
+if __name__ == "__main__":
+    main()

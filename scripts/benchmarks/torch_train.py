@@ -1,0 +1,93 @@
+#!/usr/bin/python3
+"""PyTorch side of scripts/bench: trains the same model as a dlrun config, on the same data, with
+the same batch size, optimizer and thread count, and prints one JSON line with seconds per epoch.
+
+Run at PyTorch's best setting on this machine: torch.set_num_threads(N) and OPENBLAS_NUM_THREADS=1
+(set by scripts/bench), since Debian's torch calls OpenBLAS whose own threads oversubscribe the cores.
+"""
+import argparse
+import gzip
+import json
+import struct
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+
+def read_idx(path):
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    _, _, dtype, ndim = struct.unpack(">BBBB", data[:4])
+    dims = struct.unpack(">" + "I" * ndim, data[4 : 4 + 4 * ndim])
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def model_for(name):
+    if name == "quickstart":
+        return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
+                             nn.Linear(128, 10))
+    if name == "seed_cnn":
+        return nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                             nn.Linear(32 * 13 * 13, 128), nn.ReLU(), nn.Linear(128, 10))
+    if name == "lenet5":
+        return nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+                             nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                             nn.Linear(16 * 5 * 5, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+    if name == "fmnist_cnn_bn":
+        return nn.Sequential(
+            nn.Conv2d(1, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1, bias=False), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Dropout(0.25), nn.Flatten(), nn.Linear(64 * 7 * 7, 128, bias=False), nn.BatchNorm1d(128), nn.ReLU(),
+            nn.Dropout(0.5), nn.Linear(128, 10))
+    raise SystemExit(f"unknown model {name}")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("model")
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+
+    images = read_idx(f"{args.data}/train-images-idx3-ubyte.gz")
+    labels = torch.from_numpy(read_idx(f"{args.data}/train-labels-idx1-ubyte.gz").astype(np.int64))
+    images = torch.from_numpy(images.copy()).unsqueeze(1)  # uint8 (N, 1, 28, 28), converted per batch
+    test_images = torch.from_numpy(read_idx(f"{args.data}/t10k-images-idx3-ubyte.gz").copy()).unsqueeze(1)
+    test_labels = torch.from_numpy(read_idx(f"{args.data}/t10k-labels-idx1-ubyte.gz").astype(np.int64))
+
+    model = model_for(args.model)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+    epoch_seconds = []
+    for _ in range(args.epochs):
+        model.train()
+        start = time.perf_counter()
+        order = torch.randperm(images.shape[0])
+        for begin in range(0, images.shape[0], args.batch_size):
+            rows = order[begin : begin + args.batch_size]
+            x = images[rows].float().div_(255.0)
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x), labels[rows])
+            loss.backward()
+            optimizer.step()
+        epoch_seconds.append(time.perf_counter() - start)
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for begin in range(0, test_images.shape[0], 1000):
+            x = test_images[begin : begin + 1000].float().div_(255.0)
+            correct += (model(x).argmax(1) == test_labels[begin : begin + 1000]).sum().item()
+    print(json.dumps({"seconds_per_epoch": sorted(epoch_seconds)[len(epoch_seconds) // 2],
+                      "epoch_seconds": epoch_seconds, "test_accuracy": correct / test_images.shape[0]}))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

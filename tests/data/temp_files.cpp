@@ -1,0 +1,15 @@
+#include "data/temp_files.hpp"
+
+namespace dlrun::testing {
+
+std::string idx_bytes(const std::vector<std::uint32_t>& dims, const std::vector<std::uint8_t>& values,
+                      std::uint8_t type) {
+  std::string bytes{'\0', '\0', static_cast<char>(type), static_cast<char>(dims.size())};
+  for (const std::uint32_t d : dims) {
+    for (int shift = 24; shift >= 0; shift -= 8) bytes += static_cast<char>((d >> shift) & 0xff);
+  }
+  bytes.append(values.begin(), values.end());
+  return bytes;
+}
+
+}  // namespace dlrun::testing

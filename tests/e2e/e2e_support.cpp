@@ -1,0 +1,56 @@
+#include "e2e/e2e_support.hpp"
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+namespace dlrun::testing {
+
+nlohmann::json last_json_line(const std::string& out) {
+  std::istringstream lines(out);
+  std::string line;
+  nlohmann::json last;
+  while (std::getline(lines, line)) {
+    if (line.starts_with("{")) last = nlohmann::json::parse(line, nullptr, false);
+  }
+  return last;
+}
+
+std::vector<std::string> csv_rows_without_seconds(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::vector<std::string> rows;
+  std::string line;
+  while (std::getline(in, line)) rows.push_back(line.substr(0, line.rfind(',')));
+  return rows;
+}
+
+std::string tiny_csv_config(const std::filesystem::path& csv, const std::string& extra) {
+  return "seed: 5\n"
+         "data:\n"
+         "  train: {format: csv, path: " + csv.string() + ", label: label}\n"
+         "  validation: {split: 0.25}\n"
+         "  normalize: standard\n"
+         "model:\n"
+         "  layers:\n"
+         "    - {type: dense, name: hidden, units: 8, activation: relu}\n"
+         "    - {type: dropout, name: drop, rate: 0.1}\n"
+         "    - {type: dense, name: out, units: 3, activation: softmax}\n"
+         "loss: cross_entropy\n"
+         "metrics: [accuracy]\n"
+         "optimizer: {type: adam, lr: 0.01}\n" + extra;
+}
+
+std::filesystem::path write_blobs_csv(const TempDir& dir, int rows, const std::string& name) {
+  std::ostringstream csv;
+  csv << "a,b,c,d,label\n";
+  for (int i = 0; i < rows; ++i) {
+    const int cls = i % 3;
+    // Deterministic, class-dependent points with some spread.
+    const double t = std::sin(i * 12.9898) * 0.8;
+    const double u = std::cos(i * 78.233) * 0.8;
+    csv << cls * 2.0 + t << ',' << -cls + u << ',' << t * u << ',' << cls - t << ",class" << cls << '\n';
+  }
+  return dir.write(name, csv.str());
+}
+
+}  // namespace dlrun::testing

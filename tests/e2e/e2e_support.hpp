@@ -1,0 +1,26 @@
+// Shared pieces of the end-to-end tests: configs on tiny data and reading run directories.
+#pragma once
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "support/process.hpp"
+
+namespace dlrun::testing {
+
+// The last line of stdout that parses as a JSON object (the summary).
+nlohmann::json last_json_line(const std::string& out);
+// Rows of a CSV file without its last column (the timing), for determinism comparisons.
+std::vector<std::string> csv_rows_without_seconds(const std::filesystem::path& path);
+// A config for a small MLP on a CSV file, with extra YAML appended at top level.
+std::string tiny_csv_config(const std::filesystem::path& csv, const std::string& extra = "");
+// Writes a 3-class, 4-feature CSV with `rows` rows that a small MLP separates well.
+std::filesystem::path write_blobs_csv(const TempDir& dir, int rows, const std::string& name = "blobs.csv");
+
+inline std::filesystem::path source_path(const std::string& relative) {
+  return std::filesystem::path(DLRUN_SOURCE_DIR) / relative;
+}
+
+}  // namespace dlrun::testing
