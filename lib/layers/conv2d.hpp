@@ -48,7 +48,6 @@ class Conv2d final : public Layer {
   struct Workspace {
     Tensor columns;      // (C*KH*KW, S*OH*OW) for a block of S samples; in backward, grad_columns
     Tensor products;     // (F, S*OH*OW): GEMM output, or the gathered grad_output (only when S > 1)
-    Tensor ones;         // (S*OH*OW) ones: the bias enters the GEMM as a rank-1 product
     Tensor grad_weight;  // this worker's share of grad_weight
     std::vector<double> grad_bias;
   };
