@@ -99,15 +99,17 @@ double Conv2d::flops_per_example(const Shape& input) const {
   return 2.0 * static_cast<double>(spec_.filters * (g.column_rows() / spec_.groups) * g.column_cols());
 }
 
-// Threading (measured, see the branch report): each worker takes a contiguous range of samples
-// and runs im2col and single-threaded GEMMs on them, a sample (or a small block of samples) at a
-// time, so the column matrix stays in cache and the GEMM writes straight into the output. This
-// beat one big GEMM over the whole batch's columns threaded by OpenBLAS: small-K convolutions
-// (K = C*KH*KW = 9 for the first layer) scale poorly inside OpenBLAS, and the batched layout needs
-// extra passes over (F, N*OH*OW) buffers to reorder them into NCHW. OpenBLAS is set to one thread
-// while workers call it, since concurrent multi-threaded calls of the pthread build serialize on
-// its internal lock and oversubscribe the cores; with one worker (one thread, or batch 1) it keeps
-// its threads.
+// Threading: each worker takes a contiguous range of samples and runs im2col and single-threaded
+// GEMMs on them, a sample (or a small block of samples) at a time, so the column matrix stays in
+// cache and the GEMM writes straight into the output. Measured on the 2-core development machine
+// (seed CNN first layer, batch 64, 2 threads), this took 0.42 ms forward and 0.80 ms backward,
+// against 1.27 and 2.08 ms for one GEMM over the whole batch's columns threaded by OpenBLAS: small-K
+// GEMMs (K = C*KH*KW = 9) scale poorly inside OpenBLAS, and the batched layout needs extra passes
+// to reorder (F, N*OH*OW) into NCHW. OpenBLAS is set to one thread while the workers call it:
+// concurrent multi-threaded calls of Debian's pthread build serialize and oversubscribe the cores
+// (a 64->64 3x3 layer on 16x16 took 160-230 ms backward instead of 51 ms). With one worker (one
+// thread, or batch 1) OpenBLAS keeps its threads. Note: set_blas_threads is process-wide, so two
+// models training concurrently in different threads would race on it (harmless but slower).
 Index Conv2d::prepare_workers(Index batch) {
   const Index workers = std::clamp<Index>(thread_count(), 1, std::max<Index>(batch, 1));
   if (static_cast<Index>(workspaces_.size()) < workers) workspaces_.resize(static_cast<std::size_t>(workers));
