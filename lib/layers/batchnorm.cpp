@@ -65,7 +65,6 @@ Parameter* BatchNorm::find(std::string_view name) {
 }
 
 BatchNorm::Layout BatchNorm::layout_for(const Shape& input) const {
-  const std::string who = layer_label(name_, kKind);
   Index features = 0;
   Layout layout{};
   if (input.rank() == 4) {
@@ -78,11 +77,13 @@ BatchNorm::Layout BatchNorm::layout_for(const Shape& input) const {
     features = input[2];
     layout = {input[0] * input[1], 1};
   } else {
-    throw ShapeError(who + ": expects input (N, C, H, W), (N, F) or (N, T, F), got " + input.to_string());
+    throw ShapeError(layer_label(name_, kKind) + ": expects input (N, C, H, W), (N, F) or (N, T, F), got " +
+                     input.to_string());
   }
   if (features != features_) {
-    throw ShapeError(who + ": expects " + std::to_string(features_) + " features/channels, got " +
-                     std::to_string(features) + " (input " + input.to_string() + ")");
+    throw ShapeError(layer_label(name_, kKind) + ": expects " + std::to_string(features_) +
+                     " features/channels, got " + std::to_string(features) + " (input " + input.to_string() +
+                     ")");
   }
   return layout;
 }

@@ -15,6 +15,12 @@ std::span<float> block(std::span<float> values, Index offset, Index count) {
   return values.subspan(static_cast<std::size_t>(offset), static_cast<std::size_t>(count));
 }
 
+// Grows a scratch buffer to at least `count` values, keeping its shape otherwise: callers use
+// sized sub-spans, and no Shape is built (allocated) per sample block.
+void reserve(Tensor& buffer, Index count) {
+  if (buffer.size() < count) buffer.resize(Shape{count});
+}
+
 // The sum of `count` floats, in double over four independent chains: GCC -O2 keeps a single
 // floating-point chain in order, which is latency bound (4 cycles per value).
 double sum_values(const float* values, Index count) {
@@ -57,13 +63,13 @@ Conv2d::Conv2d(std::string name, const Conv2dSpec& spec, Index in_channels, Rng&
 }
 
 ConvGeometry Conv2d::geometry_for(const Shape& input) const {
-  const std::string who = layer_label(name_, kKind);
   if (input.rank() != 4) {
-    throw ShapeError(who + ": expects input (N, C, H, W), got " + input.to_string());
+    throw ShapeError(layer_label(name_, kKind) + ": expects input (N, C, H, W), got " + input.to_string());
   }
   if (input[1] != in_channels_) {
-    throw ShapeError(who + ": expects " + std::to_string(in_channels_) + " input channels, got " +
-                     std::to_string(input[1]) + " (input " + input.to_string() + ")");
+    throw ShapeError(layer_label(name_, kKind) + ": expects " + std::to_string(in_channels_) +
+                     " input channels, got " + std::to_string(input[1]) + " (input " + input.to_string() +
+                     ")");
   }
   ConvGeometry g;
   g.channels = in_channels_;
@@ -80,10 +86,10 @@ ConvGeometry Conv2d::geometry_for(const Shape& input) const {
   g.extra_pad_h = extra_pad_h_;
   g.extra_pad_w = extra_pad_w_;
   if (g.output_h() < 1 || g.output_w() < 1) {
-    throw ShapeError(who + ": kernel " + std::to_string(g.kernel_h) + "x" + std::to_string(g.kernel_w) +
-                     " (dilation " + std::to_string(g.dilation_h) + "x" + std::to_string(g.dilation_w) +
-                     ") is larger than the input " + std::to_string(g.height) + "x" +
-                     std::to_string(g.width) + " with padding " + std::to_string(g.pad_h) + "x" +
+    throw ShapeError(layer_label(name_, kKind) + ": kernel " + std::to_string(g.kernel_h) + "x" +
+                     std::to_string(g.kernel_w) + " (dilation " + std::to_string(g.dilation_h) + "x" +
+                     std::to_string(g.dilation_w) + ") is larger than the input " + std::to_string(g.height) +
+                     "x" + std::to_string(g.width) + " with padding " + std::to_string(g.pad_h) + "x" +
                      std::to_string(g.pad_w));
   }
   return g;
@@ -165,14 +171,14 @@ void Conv2d::forward_block(const ConvGeometry& g, Workspace& workspace, const Te
   const Index filters = spec_.filters;
   const Index group_filters = filters / spec_.groups;
   const Index group_rows = g.column_rows() / spec_.groups;
-  workspace.columns.resize({g.column_rows(), width});
+  reserve(workspace.columns, g.column_rows() * width);
   for (Index s = 0; s < samples; ++s) {
     im2col(g, sample(input, begin + s),
            workspace.columns.values().subspan(static_cast<std::size_t>(s * positions)), width);
   }
   std::span<float> product = sample(output, begin).subspan(0, static_cast<std::size_t>(filters * width));
   if (samples > 1) {
-    workspace.products.resize({filters, width});
+    reserve(workspace.products, filters * width);
     product = workspace.products.values();
   }
   // With a bias, each output row starts as its bias and the GEMMs add to it (beta = 1): one write
@@ -218,7 +224,7 @@ void Conv2d::backward_block(const ConvGeometry& g, Workspace& workspace, const T
   const Index filters = spec_.filters;
   const Index group_filters = filters / spec_.groups;
   const Index group_rows = g.column_rows() / spec_.groups;
-  workspace.columns.resize({g.column_rows(), width});
+  reserve(workspace.columns, g.column_rows() * width);
   const std::span<float> columns = workspace.columns.values();
   for (Index s = 0; s < samples; ++s) {
     im2col(g, sample(input, begin + s), columns.subspan(static_cast<std::size_t>(s * positions)), width);
@@ -226,7 +232,7 @@ void Conv2d::backward_block(const ConvGeometry& g, Workspace& workspace, const T
   std::span<const float> gradient =
       sample(grad_output, begin).subspan(0, static_cast<std::size_t>(filters * width));
   if (samples > 1) {
-    workspace.products.resize({filters, width});
+    reserve(workspace.products, filters * width);
     for (Index s = 0; s < samples; ++s) {
       for (Index f = 0; f < filters; ++f) {
         std::copy_n(grad_output.data() + ((begin + s) * filters + f) * positions, positions,
@@ -270,7 +276,7 @@ void Conv2d::backward(const Tensor& input, const Tensor& /*output*/, const Tenso
   grad_input.resize(input.shape());
   prepare_workers(batch);
   for (Workspace& workspace : workspaces_) {
-    workspace.grad_weight.resize(weight().grad.shape());
+    reserve(workspace.grad_weight, weight().grad.size());
     workspace.grad_weight.zero();
     workspace.grad_bias.assign(static_cast<std::size_t>(spec_.filters), 0.0);
   }
