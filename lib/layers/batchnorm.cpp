@@ -20,6 +20,19 @@ void for_rows(Index outer, Index features, Index inner, Index first, Index last,
   }
 }
 
+// sum(term(i)) for i in [0, count), in double over four independent chains: GCC -O2 keeps one
+// floating-point chain in order, which is latency bound (about 4 cycles per value).
+template <class Term>
+double sum_of(Index count, const Term& term) {
+  double partial[4] = {0.0, 0.0, 0.0, 0.0};
+  Index i = 0;
+  for (; i + 4 <= count; i += 4) {
+    for (Index k = 0; k < 4; ++k) partial[k] += term(i + k);
+  }
+  for (; i < count; ++i) partial[0] += term(i);
+  return (partial[0] + partial[1]) + (partial[2] + partial[3]);
+}
+
 }  // namespace
 
 BatchNorm::BatchNorm(std::string name, const BatchNormSpec& spec, Index features)
@@ -52,7 +65,6 @@ Parameter* BatchNorm::find(std::string_view name) {
 }
 
 BatchNorm::Layout BatchNorm::layout_for(const Shape& input) const {
-  const std::string who = layer_label(name_, kKind);
   Index features = 0;
   Layout layout{};
   if (input.rank() == 4) {
@@ -65,11 +77,13 @@ BatchNorm::Layout BatchNorm::layout_for(const Shape& input) const {
     features = input[2];
     layout = {input[0] * input[1], 1};
   } else {
-    throw ShapeError(who + ": expects input (N, C, H, W), (N, F) or (N, T, F), got " + input.to_string());
+    throw ShapeError(layer_label(name_, kKind) + ": expects input (N, C, H, W), (N, F) or (N, T, F), got " +
+                     input.to_string());
   }
   if (features != features_) {
-    throw ShapeError(who + ": expects " + std::to_string(features_) + " features/channels, got " +
-                     std::to_string(features) + " (input " + input.to_string() + ")");
+    throw ShapeError(layer_label(name_, kKind) + ": expects " + std::to_string(features_) +
+                     " features/channels, got " + std::to_string(features) + " (input " + input.to_string() +
+                     ")");
   }
   return layout;
 }
@@ -105,15 +119,15 @@ void BatchNorm::forward(const Tensor& input, Tensor& output, const ForwardContex
           std::fill(mean_.begin() + first, mean_.begin() + last, 0.0);
           std::fill(inv_std_.begin() + first, inv_std_.begin() + last, 0.0);
           for_rows(layout.outer, features_, inner, first, last, [&](Index at, Index c) {
-            double sum = 0.0;
-            for (Index i = 0; i < inner; ++i) sum += x[at + i];
-            mean_[c] += sum;
+            mean_[c] += sum_of(inner, [&](Index i) { return static_cast<double>(x[at + i]); });
           });
           for (Index c = first; c < last; ++c) mean_[c] /= static_cast<double>(count);
           for_rows(layout.outer, features_, inner, first, last, [&](Index at, Index c) {
-            double sum = 0.0;
-            for (Index i = 0; i < inner; ++i) sum += (x[at + i] - mean_[c]) * (x[at + i] - mean_[c]);
-            inv_std_[c] += sum;  // the sum of squares for now
+            const double mean = mean_[c];
+            inv_std_[c] += sum_of(inner, [&](Index i) {  // the sum of squares for now
+              const double deviation = x[at + i] - mean;
+              return deviation * deviation;
+            });
           });
           const double m = spec_.momentum;
           for (Index c = first; c < last; ++c) {
@@ -166,14 +180,10 @@ void BatchNorm::backward(const Tensor& input, const Tensor& /*output*/, const Te
         std::fill(sum_grad_.begin() + first, sum_grad_.begin() + last, 0.0);
         std::fill(sum_grad_x_hat_.begin() + first, sum_grad_x_hat_.begin() + last, 0.0);
         for_rows(layout.outer, features_, inner, first, last, [&](Index at, Index c) {
-          double sum = 0.0;
-          double sum_x = 0.0;
-          for (Index i = 0; i < inner; ++i) {
-            sum += dy[at + i];
-            sum_x += dy[at + i] * (x[at + i] - mean_[c]);
-          }
-          sum_grad_[c] += sum;
-          sum_grad_x_hat_[c] += sum_x * inv_std_[c];
+          const double mean = mean_[c];
+          sum_grad_[c] += sum_of(inner, [&](Index i) { return static_cast<double>(dy[at + i]); });
+          sum_grad_x_hat_[c] +=
+              inv_std_[c] * sum_of(inner, [&](Index i) { return dy[at + i] * (x[at + i] - mean); });
         });
         for (Index c = first; c < last; ++c) {
           if (weight_) weight_->grad[c] += static_cast<float>(sum_grad_x_hat_[c]);

@@ -18,13 +18,6 @@ struct Pool2dSpec {
   Index pad_h = 0, pad_w = 0;        // at most half the window, as PyTorch requires
 };
 
-// The output plane size and the shape checks shared by max and average pooling.
-struct PoolGeometry {
-  Index planes = 0;  // N * C
-  Index height = 0, width = 0;
-  Index output_h = 0, output_w = 0;
-};
-
 // Max pooling; padding counts as -inf (it never wins). Remembers the argmax of every window for
 // backward, which routes each output gradient to that one input (the first maximum on ties, as
 // PyTorch).
