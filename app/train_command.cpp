@@ -41,10 +41,11 @@ Index best_epoch_of(const TrainState& state, const std::string& monitor) {
   return best;
 }
 
-// A val_* monitor falls back to the training metric when there is no validation data.
-std::string resolve_monitor(std::string monitor, bool has_validation) {
+// A val_* monitor falls back to the training metric when there is no validation data (with a
+// warning when the user asked for it: early stopping on training loss is rarely what they meant).
+std::string resolve_monitor(std::string monitor, bool has_validation, bool warn = false) {
   if (!has_validation && monitor.starts_with("val_")) {
-    spdlog::warn("no validation data: monitoring '{}' instead of '{}'", monitor.substr(4), monitor);
+    if (warn) spdlog::warn("no validation data: early stopping monitors '{}' instead of '{}'", monitor.substr(4), monitor);
     monitor = monitor.substr(4);
   }
   return monitor;
@@ -123,7 +124,7 @@ int run_train(const CommonOptions& common, const TrainOptions& options) {
   std::optional<EarlyStopping> early_stopping;
   if (c.train.early_stopping) {
     EarlyStoppingConfig early = *c.train.early_stopping;
-    early.monitor = resolve_monitor(early.monitor, has_validation);
+    early.monitor = resolve_monitor(early.monitor, has_validation, true);
     early_stopping.emplace(early, e.model);
   }
   const nlohmann::json provenance = provenance_of(c);
