@@ -40,11 +40,14 @@ Shape Shape::without_batch() const {
 }
 
 Tensor::Tensor(Shape shape, float fill_value)
-    : shape_(std::move(shape)), values_(static_cast<std::size_t>(shape_.element_count()), fill_value) {}
+    : shape_(std::move(shape)),
+      size_(shape_.element_count()),
+      values_(static_cast<std::size_t>(size_), fill_value) {}
 
 void Tensor::resize(const Shape& shape) {
   shape_ = shape;
-  values_.resize(static_cast<std::size_t>(shape.element_count()));
+  size_ = shape.element_count();
+  if (static_cast<std::size_t>(size_) > values_.size()) values_.resize(static_cast<std::size_t>(size_));
 }
 
 void Tensor::reshape(const Shape& shape) {
@@ -54,7 +57,7 @@ void Tensor::reshape(const Shape& shape) {
   shape_ = shape;
 }
 
-void Tensor::fill(float value) { std::fill(values_.begin(), values_.end(), value); }
+void Tensor::fill(float value) { std::fill_n(values_.begin(), size_, value); }
 
 std::span<float> sample(Tensor& batch, Index n) {
   const Index per_sample = batch.size() / batch.shape()[0];

@@ -60,16 +60,17 @@ class Tensor {
   explicit Tensor(Shape shape, float fill_value = 0.0f);
 
   const Shape& shape() const { return shape_; }
-  Index size() const { return static_cast<Index>(values_.size()); }
+  Index size() const { return size_; }
   float* data() { return values_.data(); }
   const float* data() const { return values_.data(); }
-  std::span<float> values() { return values_; }
-  std::span<const float> values() const { return values_; }
+  std::span<float> values() { return {values_.data(), static_cast<std::size_t>(size_)}; }
+  std::span<const float> values() const { return {values_.data(), static_cast<std::size_t>(size_)}; }
   float& operator[](Index i) { return values_[static_cast<std::size_t>(i)]; }
   float operator[](Index i) const { return values_[static_cast<std::size_t>(i)]; }
 
-  // Changes the shape; keeps the allocation when it is large enough. New elements are zero,
-  // existing ones keep unspecified values (callers assign).
+  // Changes the shape. The storage only ever grows, so a buffer that alternates between sizes (the
+  // model's gradient buffers, a short last batch) neither reallocates nor re-zeroes: after a
+  // resize the values are unspecified and callers assign them.
   void resize(const Shape& shape);
   // Same element count, new shape; throws ShapeError otherwise.
   void reshape(const Shape& shape);
@@ -78,6 +79,7 @@ class Tensor {
 
  private:
   Shape shape_;
+  Index size_ = 0;      // shape_.element_count(); values_ may hold more (capacity from earlier sizes)
   FloatBuffer values_;
 };
 
