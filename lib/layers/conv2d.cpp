@@ -194,13 +194,23 @@ void Conv2d::forward_block(const ConvGeometry& g, Workspace& workspace, const Te
          block(workspace.columns.values(), group * group_rows * width, group_rows * width), beta,
          block(product, group * group_filters * width, group_filters * width));
   }
-  if (samples == 1) return;
-  for (Index s = 0; s < samples; ++s) {
-    for (Index f = 0; f < filters; ++f) {
-      std::copy_n(product.data() + f * width + s * positions, positions,
-                  output.data() + ((begin + s) * filters + f) * positions);
+  if (samples > 1) {
+    for (Index s = 0; s < samples; ++s) {
+      for (Index f = 0; f < filters; ++f) {
+        std::copy_n(product.data() + f * width + s * positions, positions,
+                    output.data() + ((begin + s) * filters + f) * positions);
+      }
     }
   }
+  if (fused_relu_) {  // the block is still in cache
+    float* values = output.data() + begin * filters * positions;
+    for (Index i = 0; i < samples * filters * positions; ++i) values[i] = std::max(values[i], 0.0f);
+  }
+}
+
+bool Conv2d::fuse_activation(std::string_view function) {
+  fused_relu_ = function == "relu";
+  return fused_relu_;
 }
 
 void Conv2d::forward(const Tensor& input, Tensor& output, const ForwardContext& /*context*/) {
@@ -217,7 +227,8 @@ void Conv2d::forward(const Tensor& input, Tensor& output, const ForwardContext& 
 // grad_weight_g += G_g x columns_g^T (into this worker's share); columns_g <- W_g^T x G_g
 // (grad_columns, overwriting the columns once grad_weight has used them); grad_input <- col2im.
 void Conv2d::backward_block(const ConvGeometry& g, Workspace& workspace, const Tensor& input,
-                            const Tensor& grad_output, Index begin, Index end, Tensor& grad_input) {
+                            const Tensor& output, const Tensor& grad_output, Index begin, Index end,
+                            Tensor& grad_input) {
   const Index samples = end - begin;
   const Index positions = g.column_cols();
   const Index width = samples * positions;
@@ -231,12 +242,20 @@ void Conv2d::backward_block(const ConvGeometry& g, Workspace& workspace, const T
   }
   std::span<const float> gradient =
       sample(grad_output, begin).subspan(0, static_cast<std::size_t>(filters * width));
-  if (samples > 1) {
+  if (samples > 1 || fused_relu_) {
+    // Gather the block's gradient as (F, S*OH*OW); a fused relu passes it only where the output is > 0.
     reserve(workspace.products, filters * width);
     for (Index s = 0; s < samples; ++s) {
       for (Index f = 0; f < filters; ++f) {
-        std::copy_n(grad_output.data() + ((begin + s) * filters + f) * positions, positions,
-                    workspace.products.data() + f * width + s * positions);
+        const Index from = ((begin + s) * filters + f) * positions;
+        float* to = workspace.products.data() + f * width + s * positions;
+        if (fused_relu_) {
+          const float* g_out = grad_output.data() + from;
+          const float* y = output.data() + from;
+          for (Index p = 0; p < positions; ++p) to[p] = y[p] > 0.0f ? g_out[p] : 0.0f;
+        } else {
+          std::copy_n(grad_output.data() + from, positions, to);
+        }
       }
     }
     gradient = workspace.products.values();
@@ -265,7 +284,7 @@ void Conv2d::backward_block(const ConvGeometry& g, Workspace& workspace, const T
   }
 }
 
-void Conv2d::backward(const Tensor& input, const Tensor& /*output*/, const Tensor& grad_output,
+void Conv2d::backward(const Tensor& input, const Tensor& output, const Tensor& grad_output,
                       Tensor& grad_input) {
   const ConvGeometry g = geometry_for(input.shape());
   const Index batch = input.shape()[0];
@@ -281,7 +300,7 @@ void Conv2d::backward(const Tensor& input, const Tensor& /*output*/, const Tenso
     workspace.grad_bias.assign(static_cast<std::size_t>(spec_.filters), 0.0);
   }
   for_sample_blocks(batch, block_size(g, batch), [&](Workspace& workspace, Index begin, Index end) {
-    backward_block(g, workspace, input, grad_output, begin, end, grad_input);
+    backward_block(g, workspace, input, output, grad_output, begin, end, grad_input);
   });
   // Reduce the workers' shares (workspaces of workers that got no samples hold zeros).
   float* grad_weight = weight().grad.data();

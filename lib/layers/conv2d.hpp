@@ -38,6 +38,9 @@ class Conv2d final : public Layer {
   void forward(const Tensor& input, Tensor& output, const ForwardContext& context) override;
   void backward(const Tensor& input, const Tensor& output, const Tensor& grad_output,
                 Tensor& grad_input) override;
+  // Takes "relu": the output is clamped in the block that computed it, and backward masks the
+  // gradient by the output while gathering it (no separate activation layer, no extra passes).
+  bool fuse_activation(std::string_view function) override;
   std::span<Parameter> parameters() override { return parameters_; }
   double flops_per_example(const Shape& input) const override;
 
@@ -62,7 +65,8 @@ class Conv2d final : public Layer {
   void forward_block(const ConvGeometry& geometry, Workspace& workspace, const Tensor& input, Index begin,
                      Index end, Tensor& output);
   void backward_block(const ConvGeometry& geometry, Workspace& workspace, const Tensor& input,
-                      const Tensor& grad_output, Index begin, Index end, Tensor& grad_input);
+                      const Tensor& output, const Tensor& grad_output, Index begin, Index end,
+                      Tensor& grad_input);
 
   Parameter& weight() { return parameters_[0]; }  // [F, C/groups, KH, KW]
   Parameter& bias() { return parameters_[1]; }    // [F], only when spec_.bias
@@ -72,6 +76,7 @@ class Conv2d final : public Layer {
   Index in_channels_;
   Index extra_pad_h_ = 0;  // one more zero row/column after, for 'same' with an even kernel
   Index extra_pad_w_ = 0;
+  bool fused_relu_ = false;
   std::vector<Parameter> parameters_;
   std::vector<Workspace> workspaces_;  // one per worker thread
 };

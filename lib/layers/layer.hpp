@@ -53,6 +53,11 @@ class Layer {
   // Multiply-adds counted as 2 FLOPs, for one example (input without batch axis is input[1:]).
   virtual double flops_per_example(const Shape& /*input*/) const { return 0.0; }
 
+  // Offers to apply an activation `function` to this layer's output inside forward() and backward(),
+  // saving a pass over memory. Returns true when the layer takes it; the model then adds no separate
+  // activation layer. Fused results must equal the unfused pair's.
+  virtual bool fuse_activation(std::string_view /*function*/) { return false; }
+
   // Whether backward() must compute grad_input (default true). The model may clear it for the first
   // layer, whose input is the data: a layer may then skip that work (conv2d saves a GEMM and col2im,
   // about a quarter of its time) and leave grad_input's values unspecified, still resized like input.

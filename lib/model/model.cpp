@@ -65,6 +65,10 @@ Model Model::build(const std::vector<LayerConfig>& layers, const Shape& input_sh
     model.layers_.push_back(std::move(entry));
     shape = output;
 
+    if (activation && model.layers_.back().layer->fuse_activation(function)) {
+      model.layers_.back().function = function;  // computed inside the layer: no separate pass
+      activation.reset();
+    }
     if (activation) {
       ModelLayer act{config.name + "_" + function, "activation", function, std::move(activation),
                      shape, LayerRegularization{}};
@@ -137,9 +141,10 @@ std::vector<LayerSummary> Model::summary() const {
   for (const ModelLayer& entry : layers_) {
     Index count = 0;
     for (const Parameter& parameter : entry.layer->parameters()) count += parameter.value.size();
-    rows.push_back(LayerSummary{entry.name, entry.type == "activation" && !entry.function.empty()
-                                                ? "activation(" + entry.function + ")"
-                                                : entry.type,
+    std::string type = entry.type;
+    if (!entry.function.empty()) type = entry.type == "activation" ? "activation(" + entry.function + ")"
+                                                                    : entry.type + "+" + entry.function;
+    rows.push_back(LayerSummary{entry.name, type,
                                 entry.output_shape.without_batch(), count,
                                 entry.layer->flops_per_example(input.with_batch(1))});
     input = entry.output_shape.without_batch();

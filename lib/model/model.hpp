@@ -24,7 +24,7 @@ struct LayerRegularization {
 struct ModelLayer {
   std::string name;            // "fc1", "conv2d_1"; activation shorthands get "<name>_<function>"
   std::string type;            // the registry type ("dense", "activation", ...)
-  std::string function;        // for activation layers: relu, softmax, ...
+  std::string function;        // activation layers: relu, softmax, ...; others: a fused activation
   std::unique_ptr<Layer> layer;
   Shape output_shape;          // with a batch axis of 1
   LayerRegularization regularization;

@@ -308,3 +308,41 @@ TEST_CASE("conv2d: forward and backward match PyTorch") {
     }
   }
 }
+
+TEST_CASE("conv2d: a fused relu equals conv2d followed by a relu layer, forward and backward") {
+  for (const Index threads : {1, 2}) {
+    CAPTURE(threads);
+    set_thread_count(static_cast<int>(threads));
+    const json options{{"filters", 5}, {"kernel", 3}, {"padding", 1}};
+    const Shape input_shape{3, 2, 6, 5};
+    Rng rng_a(4), rng_b(4);
+    auto fused = testing::build_layer("conv2d", options, input_shape, rng_a);
+    auto plain = testing::build_layer("conv2d", options, input_shape, rng_b);
+    REQUIRE(fused->fuse_activation("relu"));
+    CHECK_FALSE(plain->fuse_activation("tanh"));  // only relu is fused; the plain layer stays plain
+    Rng act_rng(1);
+    auto relu = testing::build_layer("activation", {{"function", "relu"}}, fused->output_shape(input_shape), act_rng);
+
+    Rng data(8);
+    const Tensor input = testing::random_normal(input_shape, data);
+    const Tensor grad_output = testing::random_normal(fused->output_shape(input_shape), data);
+    Tensor fused_out, plain_out, relu_out, fused_grad_in, plain_grad_in, relu_grad_in;
+    fused->forward(input, fused_out, {});
+    plain->forward(input, plain_out, {});
+    relu->forward(plain_out, relu_out, {});
+    CHECK(testing::max_abs_difference(fused_out, relu_out) == 0.0);
+
+    for (Parameter& p : fused->parameters()) p.grad.zero();
+    for (Parameter& p : plain->parameters()) p.grad.zero();
+    fused->backward(input, fused_out, grad_output, fused_grad_in);
+    relu->backward(plain_out, relu_out, grad_output, relu_grad_in);
+    plain->backward(input, plain_out, relu_grad_in, plain_grad_in);
+    CHECK(testing::max_abs_difference(fused_grad_in, plain_grad_in) < 1e-6);
+    for (const char* name : {"weight", "bias"}) {
+      CAPTURE(name);
+      CHECK(testing::max_abs_difference(testing::parameter(*fused, name).grad, testing::parameter(*plain, name).grad) <
+            1e-5);
+    }
+  }
+  set_thread_count(0);
+}
