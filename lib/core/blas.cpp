@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/errors.hpp"
+#include "core/threads.hpp"
 
 namespace dlrun {
 namespace {
@@ -24,6 +25,18 @@ void require_span_size(std::size_t have, Index need, const char* what) {
   }
 }
 
+// One cblas call on a sub-problem; leading dimensions are those of the full matrices.
+void sgemm_block(bool ta, bool tb, Index m, Index n, Index k, float alpha, const float* a, Index lda,
+                 const float* b, Index ldb, float beta, float* c, Index ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, to_blas_int(m),
+              to_blas_int(n), to_blas_int(k), alpha, a, to_blas_int(lda), b, to_blas_int(ldb), beta, c,
+              to_blas_int(ldc));
+}
+
+// Below this many multiply-adds a GEMM runs on the calling thread: splitting costs more than it saves.
+constexpr Index kParallelMultiplyAdds = Index{1} << 21;
+constexpr Index kMinBlock = 16;  // rows or columns per thread
+
 }  // namespace
 
 void gemm(Transpose transpose_a, Transpose transpose_b, Index m, Index n, Index k, float alpha,
@@ -34,10 +47,33 @@ void gemm(Transpose transpose_a, Transpose transpose_b, Index m, Index n, Index 
   if (m == 0 || n == 0) return;
   const bool ta = transpose_a == Transpose::yes;
   const bool tb = transpose_b == Transpose::yes;
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, to_blas_int(m),
-              to_blas_int(n), to_blas_int(k), alpha, a.data(), to_blas_int(ta ? m : k),  // lda as stored
-              b.data(), to_blas_int(tb ? k : n),                                         // ldb as stored
-              beta, c.data(), to_blas_int(n));
+  const Index lda = ta ? m : k;  // leading dimensions as stored
+  const Index ldb = tb ? k : n;
+  // dlrun's own pool splits large GEMMs (OpenBLAS itself stays single-threaded, see threads.cpp):
+  // by rows of C when there are enough, else by columns. Each block is an independent cblas call on
+  // sub-matrices addressed through the full leading dimensions, so the results do not depend on
+  // the split except through OpenBLAS's own blocking of each call.
+  if (m * n * k < kParallelMultiplyAdds || thread_count() == 1) {
+    sgemm_block(ta, tb, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, c.data(), n);
+    return;
+  }
+  if (m >= n) {
+    parallel_for(
+        m,
+        [&](Index begin, Index end) {
+          const float* a_block = a.data() + (ta ? begin : begin * k);
+          sgemm_block(ta, tb, end - begin, n, k, alpha, a_block, lda, b.data(), ldb, beta, c.data() + begin * n, n);
+        },
+        kMinBlock);
+  } else {
+    parallel_for(
+        n,
+        [&](Index begin, Index end) {
+          const float* b_block = b.data() + (tb ? begin * k : begin);
+          sgemm_block(ta, tb, m, end - begin, k, alpha, a.data(), lda, b_block, ldb, beta, c.data() + begin, n);
+        },
+        kMinBlock);
+  }
 }
 
 void gemm_reference(Transpose transpose_a, Transpose transpose_b, Index m, Index n, Index k, float alpha,

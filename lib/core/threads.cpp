@@ -105,7 +105,10 @@ std::unique_ptr<ThreadPool>& pool() {
 void set_thread_count(int threads) {
   if (threads <= 0) threads = default_threads();
   if (pool()->size() != threads) pool() = std::make_unique<ThreadPool>(threads);
-  set_blas_threads(threads);
+  // OpenBLAS stays single-threaded: dlrun's pool splits large GEMMs itself (core/blas.cpp). Two
+  // thread teams on two cores oversubscribe them: OpenBLAS's idle workers spin after each call
+  // while ours run im2col and pooling.
+  set_blas_threads(1);
 }
 
 int thread_count() { return pool()->size(); }

@@ -27,7 +27,8 @@ class RangeFunction {
   void (*call_)(void*, Index, Index);
 };
 
-// Sets the number of threads dlrun uses: its own pool and OpenBLAS's. 0 means all cores.
+// Sets the number of threads dlrun uses (0 means all cores); OpenBLAS runs single-threaded inside
+// them.
 void set_thread_count(int threads);
 int thread_count();
 

@@ -111,11 +111,10 @@ double Conv2d::flops_per_example(const Shape& input) const {
 // (seed CNN first layer, batch 64, 2 threads), this took 0.42 ms forward and 0.80 ms backward,
 // against 1.27 and 2.08 ms for one GEMM over the whole batch's columns threaded by OpenBLAS: small-K
 // GEMMs (K = C*KH*KW = 9) scale poorly inside OpenBLAS, and the batched layout needs extra passes
-// to reorder (F, N*OH*OW) into NCHW. OpenBLAS is set to one thread while the workers call it:
-// concurrent multi-threaded calls of Debian's pthread build serialize and oversubscribe the cores
-// (a 64->64 3x3 layer on 16x16 took 160-230 ms backward instead of 51 ms). With one worker (one
-// thread, or batch 1) OpenBLAS keeps its threads. Note: set_blas_threads is process-wide, so two
-// models training concurrently in different threads would race on it (harmless but slower).
+// to reorder (F, N*OH*OW) into NCHW. OpenBLAS is single-threaded (core/threads.cpp): concurrent
+// multi-threaded calls of Debian's pthread build serialize and oversubscribe the cores (a 64->64
+// 3x3 layer on 16x16 took 160-230 ms backward instead of 51 ms). GEMMs called from a worker run on
+// that worker (parallel_for does not nest).
 Index Conv2d::prepare_workers(Index batch) {
   const Index workers = std::clamp<Index>(thread_count(), 1, std::max<Index>(batch, 1));
   if (static_cast<Index>(workspaces_.size()) < workers) workspaces_.resize(static_cast<std::size_t>(workers));
@@ -136,17 +135,9 @@ void Conv2d::for_sample_blocks(Index batch, Index block, const Body& body) {
     run(0);
     return;
   }
-  const int saved_blas_threads = blas_threads();
-  set_blas_threads(1);
-  try {
-    parallel_for(workers, [&](Index first, Index last) {
-      for (Index worker = first; worker < last; ++worker) run(worker);
-    });
-  } catch (...) {
-    set_blas_threads(saved_blas_threads);
-    throw;
-  }
-  set_blas_threads(saved_blas_threads);
+  parallel_for(workers, [&](Index first, Index last) {
+    for (Index worker = first; worker < last; ++worker) run(worker);
+  });
 }
 
 Index Conv2d::block_size(const ConvGeometry& geometry, Index batch) const {

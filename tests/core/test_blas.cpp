@@ -3,6 +3,7 @@
 #include "core/blas.hpp"
 #include "core/errors.hpp"
 #include "core/random.hpp"
+#include "core/threads.hpp"
 #include "support/gradient_check.hpp"
 
 using namespace dlrun;
@@ -34,4 +35,30 @@ TEST_CASE("gemm reference on a hand-computed product") {
 TEST_CASE("gemm rejects spans smaller than their matrices") {
   std::vector<float> small(3), c(4);
   CHECK_THROWS_AS(gemm(Transpose::no, Transpose::no, 2, 2, 2, 1.0f, small, small, 0.0f, c), ShapeError);
+}
+
+TEST_CASE("gemm split across threads matches the reference, by rows and by columns") {
+  Rng rng(6);
+  struct Case {
+    Index m, n, k;
+  };
+  for (const int threads : {1, 2, 3}) {
+    set_thread_count(threads);
+    for (const Case s : {Case{96, 40, 700}, Case{20, 300, 500}}) {
+      for (const Transpose ta : {Transpose::no, Transpose::yes}) {
+        for (const Transpose tb : {Transpose::no, Transpose::yes}) {
+          CAPTURE(threads);
+          CAPTURE(s.m);
+          const Tensor a = testing::random_normal({s.m, s.k}, rng);
+          const Tensor b = testing::random_normal({s.k, s.n}, rng);
+          Tensor c = testing::random_normal({s.m, s.n}, rng);
+          Tensor expected = c;
+          gemm(ta, tb, s.m, s.n, s.k, 1.0f, a.values(), b.values(), 0.5f, c.values());
+          gemm_reference(ta, tb, s.m, s.n, s.k, 1.0f, a.values(), b.values(), 0.5f, expected.values());
+          CHECK(testing::max_abs_difference(c, expected) < 1e-3);
+        }
+      }
+    }
+  }
+  set_thread_count(0);
 }
