@@ -240,7 +240,7 @@ TEST_CASE("model: shape errors name the layer and its line") {
   CHECK(contains(dense, "layer 'fc1' (dense)"));
 }
 
-TEST_CASE("model: parameters are named '<layer>.<param>' in layer order; buffers are not trainable") {
+TEST_CASE("model: parameters are named '<layer>.<param>' in layer order, buffers are not trainable") {
   Model model = build(
       "    - {type: conv2d, name: conv1, filters: 2, kernel: 3, activation: relu}\n"
       "    - {type: batchnorm, name: bn1}\n"
@@ -269,7 +269,7 @@ TEST_CASE("model: parameters are named '<layer>.<param>' in layer order; buffers
   }
 }
 
-TEST_CASE("model: the same init stream gives the same weights; another seed does not") {
+TEST_CASE("model: the same init stream gives the same weights, another seed does not") {
   const std::string layers = "    - {type: dense, name: fc1, units: 6}\n";
   Model a = build(layers, Shape{5}, 3);
   Model b = build(layers, Shape{5}, 3);
@@ -318,7 +318,7 @@ TEST_CASE("model: summary rows give output shapes, parameter counts and FLOPs pe
   CHECK(sequence.summary()[0].flops == doctest::Approx(7 * 2.0 * 3 * 2));
 }
 
-TEST_CASE("model: the first layer does not compute its input gradient; the others do") {
+TEST_CASE("model: the first layer does not compute its input gradient, the others do") {
   Model model =
       build("    - {type: dense, units: 3, activation: tanh}\n    - {type: dense, units: 2}\n", Shape{4});
   REQUIRE(model.size() == 3);

@@ -173,7 +173,7 @@ TEST_CASE("evaluate: classification equals a loop over single examples") {
   CHECK(whole.confusion == evaluation.confusion);
 }
 
-TEST_CASE("evaluate: regression with a transform equals a hand loop; no confusion matrix") {
+TEST_CASE("evaluate: regression with a transform equals a hand loop, no confusion matrix") {
   const auto dataset = make_dataset(5, 2, 0);
   const DataView view{dataset, {0, 1, 2, 3, 4}};
   Model model = build_model("    - {type: dense, units: 1}\n", Shape{2});

@@ -54,7 +54,7 @@ TEST_CASE("experiment: classification from a CSV: classes, output check, steps p
   CHECK(regression->task.output_shape == Shape{1});
 }
 
-TEST_CASE("experiment: metrics must fit the task; outputs must fit the classes") {
+TEST_CASE("experiment: metrics must fit the task, outputs must fit the classes") {
   testing::TempDir dir;
   dir.write("data.csv", numeric_csv());
   const std::string model = "model:\n  layers:\n    - {type: dense, units: 2}\n";

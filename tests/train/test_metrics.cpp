@@ -97,7 +97,7 @@ TEST_CASE("metrics: macro averages skip classes that neither occur nor are predi
   CHECK(metrics.per_class()[4].support == 0);
 }
 
-TEST_CASE("metrics: batches accumulate; the loss is the example-weighted mean of batch losses") {
+TEST_CASE("metrics: batches accumulate, the loss is the example-weighted mean of batch losses") {
   MetricAccumulator metrics({"accuracy", "f1"}, 4);
   const std::vector<std::int32_t> first(kTruth.begin(), kTruth.begin() + 4);
   const std::vector<std::int32_t> second(kTruth.begin() + 4, kTruth.end());
@@ -194,7 +194,7 @@ TEST_CASE("metrics: mae, rmse and r2 against hand values (and scikit-learn)") {
   CHECK(metric_value(pooled.results(), "mae") == doctest::Approx(0.625));
 }
 
-TEST_CASE("metrics: results are loss first, then the configured names in order; lookups") {
+TEST_CASE("metrics: results are loss first, then the configured names in order, lookups") {
   MetricAccumulator metrics({"f1", "accuracy", "top_k_accuracy"}, 3);
   metrics.add(logits_predicting({0, 1}, 3), labels_of({0, 1}), 0.25, 2);
   const MetricValues values = metrics.results();

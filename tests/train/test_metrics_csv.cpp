@@ -29,7 +29,7 @@ std::string epoch_rows(Index first, Index last) {
 
 }  // namespace
 
-TEST_CASE("metrics csv: header names train metrics, val_ metrics, lr and seconds; 9 significant digits") {
+TEST_CASE("metrics csv: header names train metrics, val_ metrics, lr and seconds, 9 significant digits") {
   CHECK(metrics_csv_header(report_for(1)) == "epoch,loss,accuracy,val_loss,val_accuracy,lr,seconds");
   CHECK(metrics_csv_row(report_for(1)) == "1,0.5,0.75,0.333333333,0.8,0.001,1.25");
   CHECK(metrics_csv_row(report_for(3)) == "3,0.166666667,0.75,0.333333333,0.8,0.001,1.25");
