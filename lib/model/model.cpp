@@ -19,6 +19,14 @@ std::string activation_function_of(const LayerConfig& config) {
   return activation && activation->is_scalar() ? activation->text() : std::string();
 }
 
+// Whether l1 / l2 / max_norm have anything to act on: a trainable, regularised parameter.
+bool has_regularized_weights(Layer& layer) {
+  for (const Parameter& parameter : layer.parameters()) {
+    if (parameter.trainable && parameter.regularized) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 Model Model::build(const std::vector<LayerConfig>& layers, const Shape& input_shape,
@@ -52,6 +60,14 @@ Model Model::build(const std::vector<LayerConfig>& layers, const Shape& input_sh
       layer = registry.build(config.type, config.type_where, options, build_context);
     } catch (const ShapeError& error) {
       throw ConfigError(config.where, context + ": " + error.what());
+    }
+    // On a layer without weights (dropout, pooling, batch norm, ...) they would silently do nothing.
+    for (const char* key : {"l1", "l2", "max_norm"}) {
+      if (options.has(key) && !has_regularized_weights(*layer)) {
+        options.fail(key,
+                     "has no effect: this layer has no weights (l1, l2 and max_norm apply to the weights of "
+                     "dense and conv2d layers, not to biases or norms)");
+      }
     }
     Shape output;
     try {

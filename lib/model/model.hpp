@@ -42,7 +42,8 @@ class Model {
  public:
   // Builds every layer for `input_shape` (one example, without the batch axis). Layer options are
   // validated by their factories; shape errors name the layer. `activation:` on any layer adds an
-  // activation layer after it; `l1`, `l2`, `max_norm` are read here.
+  // activation layer after it; `l1`, `l2`, `max_norm` are read here, and are ConfigErrors on a
+  // layer without weights to apply them to.
   static Model build(const std::vector<LayerConfig>& layers, const Shape& input_shape,
                      const LayerRegistry& registry, Rng& init_rng);
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/errors.hpp"
+
 namespace dlrun {
 
 LossBinding bind_loss(Model& model, Loss& loss) {
@@ -14,11 +16,22 @@ LossBinding bind_loss(Model& model, Loss& loss) {
   return binding;
 }
 
+const Tensor& metric_predictions(Model& model, const LossBinding& binding, const Task& task,
+                                 const Tensor& output, Tensor& buffer) {
+  if (task.classes > 0 || binding.depth < 0 || binding.depth >= model.size()) return output;
+  // bind_loss fuses only the final layer, so one layer runs here.
+  require(binding.depth == model.size() - 1,
+          "metric_predictions: more than the final layer fused into the loss");
+  model.layer(binding.depth).layer->forward(output, buffer, ForwardContext{Mode::eval, nullptr});
+  return buffer;
+}
+
 Evaluation evaluate(Model& model, const LossBinding& binding, const DataView& view,
                     const InputTransform& transform, const Task& task, const std::vector<std::string>& metrics,
                     Index batch_size) {
   MetricAccumulator accumulator(metrics, task.classes);
   BatchAssembler batch;
+  Tensor final_output;  // value metrics read the final layer's output (see metric_predictions)
   const ForwardContext context{Mode::eval, nullptr};
   for (Index begin = 0; begin < view.size(); begin += batch_size) {
     const Index end = std::min(view.size(), begin + batch_size);
@@ -26,7 +39,8 @@ Evaluation evaluate(Model& model, const LossBinding& binding, const DataView& vi
     batch.assemble(*view.dataset, rows, transform, task);
     const Tensor& output = model.forward(batch.inputs(), context, binding.depth);
     const double loss = binding.loss->forward_backward(output, batch.targets(), nullptr);
-    accumulator.add(output, batch.targets(), loss, end - begin);
+    accumulator.add(metric_predictions(model, binding, task, output, final_output), batch.targets(), loss,
+                    end - begin);
   }
   Evaluation evaluation;
   evaluation.values = accumulator.results();

@@ -20,6 +20,14 @@ struct LossBinding {
 
 LossBinding bind_loss(Model& model, Loss& loss);
 
+// The predictions that value metrics (mae, rmse, r2) compare with the targets: the model's final
+// output. When a final sigmoid is fused into binary_cross_entropy (an autoencoder on [0, 1]
+// inputs), `output`, the model's output after binding.depth layers, holds logits; the fused layer
+// is then run here into `buffer` (resized; reused from batch to batch). Class metrics read logits
+// (the argmax, or one logit > 0), so with classes `output` is returned as it is.
+const Tensor& metric_predictions(Model& model, const LossBinding& binding, const Task& task,
+                                 const Tensor& output, Tensor& buffer);
+
 struct Evaluation {
   MetricValues values;  // loss first, then the configured metrics
   std::vector<std::vector<std::int64_t>> confusion;

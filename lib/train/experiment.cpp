@@ -44,6 +44,14 @@ std::unique_ptr<Experiment> prepare_experiment(Config config) {
   loss_options.finish();
 
   const bool autoencoder = c.data.target == "inputs";
+  // cross_entropy reads class labels only, and an autoencoder's targets are values: say so now, not
+  // at the first batch.
+  if (autoencoder && c.loss.type == "cross_entropy") {
+    throw ConfigError(
+        c.loss.type_where.known() ? c.loss.type_where : c.loss.where,
+        "loss 'cross_entropy' needs class labels, but data.target: inputs makes this an autoencoder "
+        "that reconstructs its inputs; use mse, mae, huber or binary_cross_entropy (inputs in [0, 1])");
+  }
   const bool classification = !autoencoder && is_classification_loss(c.loss.type);
   e.data = load_data(c.data, classification, c.seed);
   const Dataset& train = *e.data.train.dataset;

@@ -61,9 +61,11 @@ void MetricAccumulator::add(const Tensor& predictions, const BatchTargets& targe
         predicted = row[0] > 0.0f ? 1 : 0;  // binary logit
       } else {
         predicted = static_cast<Index>(std::max_element(row, row + width) - row);
-        Index above = 0;  // classes scoring strictly higher than the truth
-        for (Index c = 0; c < width; ++c) above += row[c] > row[truth] ? 1 : 0;
-        top_k_hits_ += above < kTopK ? 1 : 0;
+        if (truth >= 0 && truth < width) {  // a label outside the classes is a miss, not a read past the row
+          Index above = 0;                  // classes scoring strictly higher than the truth
+          for (Index c = 0; c < width; ++c) above += row[c] > row[truth] ? 1 : 0;
+          top_k_hits_ += above < kTopK ? 1 : 0;
+        }
       }
       if (width == 1) top_k_hits_ += 1;  // top-5 of 2 classes is always a hit
       if (truth >= 0 && truth < classes_ && predicted < classes_) {
@@ -108,10 +110,24 @@ MetricValues MetricAccumulator::results() const {
   MetricValues values;
   values.emplace_back("loss", examples_ > 0 ? loss_sum_ / static_cast<double>(examples_) : 0.0);
   const auto scores = classes_ > 0 ? per_class() : std::vector<ClassScores>{};
+  // Macro averages run over the classes that occur in the targets or the predictions, as
+  // scikit-learn's (labels=None) and torchmetrics' do: a class absent from a small validation
+  // split would otherwise count as a score of 0.
+  std::vector<bool> seen(scores.size(), false);
+  for (std::size_t c = 0; c < scores.size(); ++c) {
+    for (std::size_t o = 0; o < scores.size(); ++o) {
+      if (confusion_[c][o] > 0 || confusion_[o][c] > 0) seen[c] = true;
+    }
+  }
   auto macro = [&](double ClassScores::*field) {
     double sum = 0.0;
-    for (const auto& s : scores) sum += s.*field;
-    return scores.empty() ? 0.0 : sum / static_cast<double>(scores.size());
+    Index count = 0;
+    for (std::size_t c = 0; c < scores.size(); ++c) {
+      if (!seen[c]) continue;
+      sum += scores[c].*field;
+      ++count;
+    }
+    return count > 0 ? sum / static_cast<double>(count) : 0.0;
   };
   for (const std::string& name : names_) {
     double value = std::numeric_limits<double>::quiet_NaN();
@@ -149,17 +165,32 @@ nlohmann::json MetricAccumulator::to_json() const {
 }
 
 void MetricAccumulator::from_json(const nlohmann::json& value) {
-  loss_sum_ = value.at("loss_sum").get<double>();
-  examples_ = value.at("examples").get<Index>();
-  auto confusion = value.at("confusion").get<std::vector<std::vector<std::int64_t>>>();
-  if (confusion.size() == confusion_.size()) confusion_ = std::move(confusion);
-  top_k_hits_ = value.at("top_k_hits").get<std::int64_t>();
-  predictions_ = value.at("predictions").get<std::int64_t>();
-  abs_sum_ = value.at("abs_sum").get<double>();
-  sq_sum_ = value.at("sq_sum").get<double>();
-  target_sum_ = value.at("target_sum").get<double>();
-  target_sq_sum_ = value.at("target_sq_sum").get<double>();
-  values_ = value.at("values").get<std::int64_t>();
+  // The sums come from a checkpoint file: anything malformed is a DataError, and nothing changes
+  // unless all of it reads.
+  MetricAccumulator restored(names_, classes_);
+  try {
+    restored.loss_sum_ = value.at("loss_sum").get<double>();
+    restored.examples_ = value.at("examples").get<Index>();
+    restored.confusion_ = value.at("confusion").get<std::vector<std::vector<std::int64_t>>>();
+    restored.top_k_hits_ = value.at("top_k_hits").get<std::int64_t>();
+    restored.predictions_ = value.at("predictions").get<std::int64_t>();
+    restored.abs_sum_ = value.at("abs_sum").get<double>();
+    restored.sq_sum_ = value.at("sq_sum").get<double>();
+    restored.target_sum_ = value.at("target_sum").get<double>();
+    restored.target_sq_sum_ = value.at("target_sq_sum").get<double>();
+    restored.values_ = value.at("values").get<std::int64_t>();
+  } catch (const nlohmann::json::exception& error) {
+    throw DataError(std::string("malformed metric sums: ") + error.what());
+  }
+  const auto classes = static_cast<std::size_t>(classes_);
+  const bool square = std::all_of(restored.confusion_.begin(), restored.confusion_.end(),
+                                  [&](const auto& row) { return row.size() == classes; });
+  if (restored.confusion_.size() != classes || !square) {
+    throw DataError("malformed metric sums: a confusion matrix of " +
+                    std::to_string(restored.confusion_.size()) + " rows for " + std::to_string(classes_) +
+                    " classes");
+  }
+  *this = std::move(restored);
 }
 
 }  // namespace dlrun

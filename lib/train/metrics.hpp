@@ -1,6 +1,7 @@
 // Metrics accumulated over the batches of one pass (an epoch's training batches, or an evaluation):
-// accuracy, top_k_accuracy (k = 5), macro precision / recall / f1 from the confusion matrix for
-// classification; mae, rmse and r2 over all output elements for regression and autoencoders.
+// accuracy, top_k_accuracy (k = 5), macro precision / recall / f1 from the confusion matrix
+// (averaged over the classes that occur in the targets or the predictions, as scikit-learn does)
+// for classification; mae, rmse and r2 over all output elements for regression and autoencoders.
 #pragma once
 
 #include <cstdint>
@@ -44,7 +45,8 @@ class MetricAccumulator {
   };
   std::vector<ClassScores> per_class() const;
 
-  // The running sums, for mid-epoch checkpoints.
+  // The running sums, for mid-epoch checkpoints. from_json throws DataError (and keeps the current
+  // sums) when `value` is malformed or holds another number of classes.
   nlohmann::json to_json() const;
   void from_json(const nlohmann::json& value);
 
