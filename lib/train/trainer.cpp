@@ -99,7 +99,8 @@ double Trainer::train_step(std::span<const Index> rows, Index epoch, Index step,
 
   // Training metrics, as Keras reports them: from this batch's train-mode outputs.
   const auto examples = static_cast<Index>(rows.size());
-  train_metrics_.add(*output, targets, data_loss, examples);
+  train_metrics_.add(metric_predictions(model_, binding_, task_, *output, metric_output_), targets, data_loss,
+                     examples);
   penalty_sum_ += penalty * static_cast<double>(examples);
   penalty_examples_ += examples;
   return data_loss + penalty;

@@ -58,6 +58,7 @@ class Trainer {
 
   BatchAssembler batch_;
   Tensor grad_output_;
+  Tensor metric_output_;  // value metrics see the fused final activation's output
   std::vector<Index> order_;
   MetricAccumulator train_metrics_;
   double penalty_sum_ = 0.0;  // l1/l2 penalty, reported apart from the data loss
