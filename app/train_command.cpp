@@ -78,6 +78,11 @@ ResumePoint locate_resume(const fs::path& target) {
   if (!fs::exists(target)) throw DataError(target.string() + ": no such run directory or checkpoint");
   const fs::path parent = target.parent_path();
   if (parent.filename() == "checkpoints") return {parent.parent_path(), target};
+  // Weights from elsewhere (PyTorch's, say) are the likely mistake here: point to --weights.
+  if (!read_checkpoint(target).has_dlrun_state) {
+    throw DataError(target.string() +
+                    ": holds weights only, no training state; use --weights to start from it");
+  }
   throw DataError(target.string() + ": a checkpoint to resume must lie in a run directory's checkpoints/ folder");
 }
 

@@ -312,3 +312,15 @@ TEST_CASE("e2e bad checkpoints: F64 weights are converted to float32") {
     CHECK(error_lines(eval64.err).empty());
   }
 }
+
+TEST_CASE("e2e bad checkpoints: --resume with weights written by PyTorch itself suggests --weights") {
+  // Written by scripts/fixtures/torch_interop.py, outside any run directory.
+  const fs::path config = source_path("tests/data/fixtures/interop/mlp/config.yaml");
+  const fs::path weights = source_path("tests/data/fixtures/interop/mlp/weights.safetensors");
+  const auto resume = run_dlrun("train " + config.string() + " --quiet --resume " + weights.string());
+  CHECK(resume.exit_code == 3);
+  const auto errors = error_lines(resume.err);
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].find(weights.string()) != std::string::npos);
+  CHECK(errors[0].find("use --weights") != std::string::npos);
+}

@@ -58,7 +58,7 @@ TEST_CASE(
   // 12 steps per epoch; a schedule and dropout make any slip in the resumed state visible.
   const auto config = dir.write("c.yaml", tiny_csv_config(csv,
                                                           "schedule: {type: step, step_size: 3, gamma: 0.7}\n"
-                                                          "train: {epochs: 40, batch_size: 4}\n"));
+                                                          "train: {epochs: 20, batch_size: 4}\n"));
   int signal = SIGINT;
   SUBCASE("SIGINT") {
     signal = SIGINT;
@@ -86,7 +86,7 @@ TEST_CASE(
   const auto interrupted = dlrun::read_checkpoint(run / "checkpoints/last.safetensors");
   REQUIRE(interrupted.has_dlrun_state);
   CHECK(interrupted.state.train.epoch >= 2);
-  CHECK(interrupted.state.train.epoch < 40);
+  CHECK(interrupted.state.train.epoch < 20);
   CHECK(interrupted.state.train.global_step ==
         interrupted.state.train.epoch * 12 + interrupted.state.train.step_in_epoch);
   CHECK_FALSE(dlrun::run_is_complete(run));
@@ -95,7 +95,7 @@ TEST_CASE(
       run_dlrun("train " + config.string() + " --resume " + run.string() + " --quiet --threads 1");
   REQUIRE_MESSAGE(resumed.exit_code == 0, resumed.err);
   CHECK(last_json_line(resumed.out)["status"] == "completed");
-  CHECK(last_json_line(resumed.out)["epochs"] == 40);
+  CHECK(last_json_line(resumed.out)["epochs"] == 20);
 
   const fs::path whole = dir / "whole";
   const auto reference = reference_run(config, whole);
@@ -180,8 +180,8 @@ TEST_CASE("e2e interrupt: SIGKILL before the first checkpoint leaves nothing to 
     training.wait();
   }
   if (fs::exists(run / "checkpoints/last.safetensors")) {
-    MESSAGE("too late");
-    return;  // too late on this machine: nothing to check
+    MESSAGE("the kill came after the first checkpoint: nothing to check");
+    return;
   }
   const auto resumed = run_dlrun("train " + config.string() + " --resume " + run.string() + " --quiet");
   CHECK(resumed.exit_code == 3);
