@@ -79,6 +79,11 @@ ResumePoint locate_resume(const fs::path& target) {
   if (!fs::exists(target)) throw DataError(target.string() + ": no such run directory or checkpoint");
   const fs::path parent = target.parent_path();
   if (parent.filename() == "checkpoints") return {parent.parent_path(), target};
+  // Weights from elsewhere (PyTorch's, say) are the likely mistake here: point to --weights.
+  if (!read_checkpoint(target).has_dlrun_state) {
+    throw DataError(target.string() +
+                    ": holds weights only, no training state; use --weights to start from it");
+  }
   throw DataError(target.string() + ": a checkpoint to resume must lie in a run directory's checkpoints/ folder");
 }
 
@@ -96,7 +101,8 @@ int run_train(const CommonOptions& common, const TrainOptions& options) {
   const Config& c = e.config;
   const std::string config_yaml = to_yaml(c.tree);
 
-  // Everything is read and checked before the run directory exists.
+  // Everything is read and checked before the run directory exists (or, resuming, is touched).
+  Trainer trainer(c, e.model, *e.optimizer, e.schedule.get(), *e.loss, e.data, e.task);
   std::optional<LoadedCheckpoint> resumed;
   fs::path run_dir;
   if (!options.resume.empty()) {
@@ -107,7 +113,16 @@ int run_train(const CommonOptions& common, const TrainOptions& options) {
     }
     load_model_parameters(e.model, *resumed);
     load_optimizer_state(*e.optimizer, *resumed);
+    try {
+      trainer.restore_progress(resumed->state.progress);
+    } catch (const DataError& error) {
+      throw DataError(point.checkpoint.string() + ": " + error.what());
+    }
+    if (e.schedule) e.schedule->set_state(resumed->state.schedule);
     run_dir = open_run_directory_for_resume(point.run_dir);
+    // Writes that a kill cut short leave temporaries behind; nothing else writes here now.
+    remove_stale_temporaries(run_dir);
+    remove_stale_temporaries(run_dir / kCheckpointsFolder);
   } else if (!options.weights.empty()) {
     load_model_parameters(e.model, read_checkpoint(options.weights));
   }
@@ -117,7 +132,6 @@ int run_train(const CommonOptions& common, const TrainOptions& options) {
   add_log_file(run_dir / "log.txt");
   write_text_atomic(run_dir / "config.yaml", config_yaml);
 
-  Trainer trainer(c, e.model, *e.optimizer, e.schedule.get(), *e.loss, e.data, e.task);
   const bool has_validation = !e.data.validation.empty();
   ConsoleCallback console(common.jsonl, common.quiet);
   MetricsCsvWriter metrics_csv(run_dir / "metrics.csv", resumed ? resumed->state.train.epoch : 0);
@@ -142,8 +156,6 @@ int run_train(const CommonOptions& common, const TrainOptions& options) {
   if (resumed) {
     state = resumed->state.train;
     state.stop_reason.clear();
-    trainer.restore_progress(resumed->state.progress);
-    if (e.schedule) e.schedule->set_state(resumed->state.schedule);
     if (early_stopping) {
       early_stopping->set_state(resumed->state.early_stopping);
       early_stopping->restore_snapshot([&](const std::string& name) { return resumed->contents.find(name); });
@@ -195,7 +207,11 @@ int run_train(const CommonOptions& common, const TrainOptions& options) {
   const std::string monitor = early_stopping ? c.train.early_stopping->monitor : has_validation ? "val_loss" : "loss";
   summary["status"] = status;
   summary["epochs"] = epochs;
-  summary["best_epoch"] = best_epoch_of(state, resolve_monitor(monitor, has_validation));
+  // With early stopping, its best epoch (min_delta and start_from_epoch applied) is the one whose
+  // parameters restore_best puts back and the summary's metrics then describe.
+  summary["best_epoch"] = early_stopping && early_stopping->best_epoch() > 0
+                              ? early_stopping->best_epoch()
+                              : best_epoch_of(state, resolve_monitor(monitor, has_validation));
   if (!state.stop_reason.empty()) summary["stop_reason"] = state.stop_reason;
   summary["seconds"] = seconds;
   summary["seconds_per_epoch"] = epochs > 0 ? epoch_seconds / static_cast<double>(epochs) : 0.0;

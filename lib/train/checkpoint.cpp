@@ -113,7 +113,11 @@ LoadedCheckpoint read_checkpoint(const std::filesystem::path& path) {
   checkpoint.path = path;
   checkpoint.contents = read_safetensors(path);
   const auto format = checkpoint.contents.metadata.find("format");
-  if (format == checkpoint.contents.metadata.end()) return checkpoint;  // plain weights (e.g. from PyTorch)
+  // Other writers keep their own `format` there (the Python safetensors library's torch helpers
+  // and transformers write "pt"): those files are plain weights too.
+  if (format == checkpoint.contents.metadata.end() || !format->second.starts_with("dlrun-checkpoint")) {
+    return checkpoint;  // plain weights (e.g. from PyTorch)
+  }
   if (format->second != kCheckpointFormat) {
     throw DataError(path.string() + ": unsupported checkpoint format '" + format->second + "' (this dlrun reads " +
                     std::string(kCheckpointFormat) + ")");

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/errors.hpp"
+#include "io/files.hpp"
 
 namespace dlrun {
 namespace {
@@ -32,18 +33,18 @@ std::string metrics_csv_row(const EpochReport& report) {
 }
 
 MetricsCsvWriter::MetricsCsvWriter(std::filesystem::path path, Index resumed_epochs) : path_(std::move(path)) {
-  std::vector<std::string> kept;
+  std::string kept;
   if (resumed_epochs > 0) {
     // Rows of epochs after the checkpoint were written by the interrupted run and are redone.
     std::ifstream in(path_);
     std::string line;
-    for (Index i = 0; std::getline(in, line) && i <= resumed_epochs; ++i) kept.push_back(line);
+    for (Index i = 0; std::getline(in, line) && i <= resumed_epochs; ++i) kept += line + '\n';
   }
-  out_.open(path_, std::ios::trunc);
+  // Replaced atomically: a kill between truncating and rewriting would lose the earlier rows.
+  write_text_atomic(path_, kept);
+  out_.open(path_, std::ios::app);
   if (!out_) throw OutputError(path_.string() + ": cannot write metrics");
-  for (const auto& line : kept) out_ << line << '\n';
   header_written_ = !kept.empty();
-  out_.flush();
 }
 
 Verdict MetricsCsvWriter::on_epoch_end(const EpochReport& report, TrainState& /*state*/) {

@@ -56,10 +56,25 @@ nlohmann::json Trainer::progress() const {
 }
 
 void Trainer::restore_progress(const nlohmann::json& progress) {
-  if (!progress.contains("metrics")) return;
-  train_metrics_.from_json(progress.at("metrics"));
-  penalty_sum_ = progress.at("penalty_sum").get<double>();
-  penalty_examples_ = progress.at("penalty_examples").get<Index>();
+  if (!progress.is_object() || !progress.contains("metrics")) return;
+  // The sums come from a file: a confusion matrix of another shape would be indexed out of
+  // bounds later, and a wrong type must be a DataError, not an internal error.
+  try {
+    const nlohmann::json expected = train_metrics_.to_json().at("confusion");
+    const nlohmann::json& confusion = progress.at("metrics").at("confusion");
+    bool same_shape = confusion.is_array() && confusion.size() == expected.size();
+    for (std::size_t i = 0; same_shape && i < confusion.size(); ++i) {
+      same_shape = confusion[i].is_array() && confusion[i].size() == expected[i].size();
+    }
+    if (!same_shape) {
+      throw DataError("malformed training progress: the confusion matrix does not fit the classes");
+    }
+    train_metrics_.from_json(progress.at("metrics"));
+    penalty_sum_ = progress.at("penalty_sum").get<double>();
+    penalty_examples_ = progress.at("penalty_examples").get<Index>();
+  } catch (const nlohmann::json::exception& error) {
+    throw DataError(std::string("malformed training progress: ") + error.what());
+  }
 }
 
 double Trainer::train_step(std::span<const Index> rows, Index epoch, Index step, Index global_step) {
@@ -126,7 +141,11 @@ TrainState Trainer::fit(TrainState state) {
       penalty_examples_ = 0;
     }
 
-    double learning_rate = optimizer_.learning_rate();
+    // A run resumed after an epoch's last step (interrupted there) runs no step below: report the
+    // rate that step used, not the optimizer's, which a checkpoint does not restore.
+    const Index last_step = std::max<Index>(state.step_in_epoch - 1, 0);
+    double learning_rate =
+        schedule_ ? schedule_->learning_rate(state.epoch, last_step) : optimizer_.initial_learning_rate();
     for (Index step = state.step_in_epoch; step < steps; ++step) {
       learning_rate = schedule_ ? schedule_->learning_rate(state.epoch, step) : optimizer_.initial_learning_rate();
       optimizer_.set_learning_rate(learning_rate);
