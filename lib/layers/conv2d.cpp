@@ -243,7 +243,10 @@ void Conv2d::backward_block(const ConvGeometry& g, Workspace& workspace, const T
         if (fused_relu_) {
           const float* g_out = grad_output.data() + from;
           const float* y = output.data() + from;
-          for (Index p = 0; p < positions; ++p) to[p] = y[p] > 0.0f ? g_out[p] : 0.0f;
+          for (Index p = 0; p < positions; ++p) {
+            const float g = g_out[p];  // loaded unconditionally, so the select vectorises
+            to[p] = y[p] > 0.0f ? g : 0.0f;
+          }
         } else {
           std::copy_n(grad_output.data() + from, positions, to);
         }

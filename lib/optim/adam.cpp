@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/threads.hpp"
+
 namespace dlrun {
 
 Adam::Adam(const AdamSpec& spec, std::vector<ParameterRef> parameters)
@@ -30,31 +32,40 @@ void Adam::update(std::size_t index, std::span<float> value, std::span<const flo
   const auto l2 = static_cast<float>(spec_.decoupled ? 0.0 : spec_.weight_decay);
   const auto shrink = static_cast<float>(spec_.decoupled ? 1.0 - lr * spec_.weight_decay : 1.0);
 
-  // Restrict-qualified pointers and a branch-free body let the compiler vectorise the loop.
-  float* __restrict w = value.data();
-  const float* __restrict g_in = grad.data();
-  float* __restrict m = exp_avg_[index].data();
-  float* __restrict v = exp_avg_sq_[index].data();
-  const std::size_t n = value.size();
-  if (!spec_.amsgrad) {
-    for (std::size_t i = 0; i < n; ++i) {
+  // Restrict-qualified pointers and a branch-free body let the compiler vectorise the loop; large
+  // tensors are split over the threads (the update is memory-bound, and each element is independent).
+  float* const w_all = value.data();
+  const float* const g_all = grad.data();
+  float* const m_all = exp_avg_[index].data();
+  float* const v_all = exp_avg_sq_[index].data();
+  float* const v_max_all = spec_.amsgrad ? max_exp_avg_sq_[index].data() : nullptr;
+  auto update_range = [&](Index begin, Index end) {
+    float* __restrict w = w_all + begin;
+    const float* __restrict g_in = g_all + begin;
+    float* __restrict m = m_all + begin;
+    float* __restrict v = v_all + begin;
+    const Index n = end - begin;
+    if (v_max_all == nullptr) {
+      for (Index i = 0; i < n; ++i) {
+        const float g = g_in[i] + l2 * w[i];
+        m[i] = m[i] * beta1 + one_minus_beta1 * g;
+        v[i] = v[i] * beta2 + one_minus_beta2 * g * g;
+        const float denom = std::sqrt(v[i]) / bias_correction2_sqrt + eps;
+        w[i] = w[i] * shrink - step_size * (m[i] / denom);
+      }
+      return;
+    }
+    float* __restrict v_max = v_max_all + begin;
+    for (Index i = 0; i < n; ++i) {
       const float g = g_in[i] + l2 * w[i];
       m[i] = m[i] * beta1 + one_minus_beta1 * g;
       v[i] = v[i] * beta2 + one_minus_beta2 * g * g;
-      const float denom = std::sqrt(v[i]) / bias_correction2_sqrt + eps;
+      v_max[i] = std::max(v_max[i], v[i]);
+      const float denom = std::sqrt(v_max[i]) / bias_correction2_sqrt + eps;
       w[i] = w[i] * shrink - step_size * (m[i] / denom);
     }
-    return;
-  }
-  float* __restrict v_max = max_exp_avg_sq_[index].data();
-  for (std::size_t i = 0; i < n; ++i) {
-    const float g = g_in[i] + l2 * w[i];
-    m[i] = m[i] * beta1 + one_minus_beta1 * g;
-    v[i] = v[i] * beta2 + one_minus_beta2 * g * g;
-    v_max[i] = std::max(v_max[i], v[i]);
-    const float denom = std::sqrt(v_max[i]) / bias_correction2_sqrt + eps;
-    w[i] = w[i] * shrink - step_size * (m[i] / denom);
-  }
+  };
+  parallel_for(static_cast<Index>(value.size()), update_range, Index{1} << 15);
 }
 
 void read_betas(Options& options, double& beta1, double& beta2) {
