@@ -39,7 +39,9 @@ void Adam::update(std::size_t index, std::span<float> value, std::span<const flo
   float* const m_all = exp_avg_[index].data();
   float* const v_all = exp_avg_sq_[index].data();
   float* const v_max_all = spec_.amsgrad ? max_exp_avg_sq_[index].data() : nullptr;
-  auto update_range = [&](Index begin, Index end) {
+  // Captured by value: the stores through w, m and v could otherwise alias the captured scalars,
+  // which would keep the compiler from vectorising.
+  auto update_range = [=](Index begin, Index end) {
     float* __restrict w = w_all + begin;
     const float* __restrict g_in = g_all + begin;
     float* __restrict m = m_all + begin;
