@@ -1,6 +1,7 @@
 #include "core/threads.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <exception>
 #include <memory>
@@ -25,7 +26,7 @@ class ThreadPool {
     {
       std::lock_guard lock(mutex_);
       stopping_ = true;
-      ++generation_;
+      generation_.fetch_add(1);
     }
     wake_.notify_all();
     for (auto& worker : workers_) worker.join();
@@ -40,14 +41,16 @@ class ThreadPool {
       std::lock_guard lock(mutex_);
       task_ = task;
       chunks_ = chunks;
-      pending_ = static_cast<int>(workers_.size());
+      pending_.store(static_cast<int>(workers_.size()));
       error_ = nullptr;
-      ++generation_;
+      generation_.fetch_add(1);
     }
     wake_.notify_all();
     run_chunk(0);
-    std::unique_lock lock(mutex_);
-    done_.wait(lock, [this] { return pending_ == 0; });
+    if (!spin_until([this] { return pending_.load(std::memory_order_acquire) == 0; })) {
+      std::unique_lock lock(mutex_);
+      done_.wait(lock, [this] { return pending_.load() == 0; });
+    }
     if (error_) std::rethrow_exception(error_);
     return true;
   }
@@ -65,20 +68,38 @@ class ThreadPool {
     inside_worker = false;
   }
 
+  // Waits briefly by spinning before sleeping: a training step calls the pool many times in a row,
+  // and a futex sleep and wake per call costs more than the work of small loops (more so in a VM).
+  template <typename Ready>
+  static bool spin_until(const Ready& ready) {
+    for (int i = 0; i < kSpinIterations; ++i) {
+      if (ready()) return true;
+      __builtin_ia32_pause();
+    }
+    return ready();
+  }
+
   void work(int index) {
     std::uint64_t seen = 0;
     for (;;) {
-      {
+      if (!spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; })) {
         std::unique_lock lock(mutex_);
-        wake_.wait(lock, [&] { return generation_ != seen; });
-        seen = generation_;
+        wake_.wait(lock, [&] { return generation_.load() != seen; });
+      }
+      {
+        std::lock_guard lock(mutex_);  // task_, chunks_ and stopping_ were written under it
+        seen = generation_.load();
         if (stopping_) return;
       }
       run_chunk(index);
-      std::lock_guard lock(mutex_);
-      if (--pending_ == 0) done_.notify_one();
+      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard lock(mutex_);
+        done_.notify_one();
+      }
     }
   }
+
+  static constexpr int kSpinIterations = 4000;  // ~20-50 microseconds
 
   std::vector<std::thread> workers_;
   std::mutex busy_;
@@ -87,8 +108,8 @@ class ThreadPool {
   std::condition_variable done_;
   RangeFunction task_ = kNoTask;
   int chunks_ = 0;
-  int pending_ = 0;
-  std::uint64_t generation_ = 0;
+  std::atomic<int> pending_{0};
+  std::atomic<std::uint64_t> generation_{0};
   bool stopping_ = false;
   std::exception_ptr error_;
 };
