@@ -15,7 +15,7 @@ struct CommonOptions {
   std::optional<int> threads;     // --threads N (overrides `threads:`)
   bool quiet = false;
   bool jsonl = false;
-  std::filesystem::path out;      // --out DIR
+  std::filesystem::path out;  // --out DIR
 };
 
 struct TrainOptions {

@@ -21,9 +21,13 @@ Config load_config_with_flags(const CommonOptions& common) {
   return load_config(common.config, overrides);
 }
 
-void apply_threads(const Config& config) { set_thread_count(config.threads); }
+void apply_threads(const Config& config) {
+  set_thread_count(config.threads);
+}
 
-const std::atomic<bool>& stop_flag() { return stop_requested; }
+const std::atomic<bool>& stop_flag() {
+  return stop_requested;
+}
 
 void install_stop_handlers() {
   std::signal(SIGINT, on_stop_signal);

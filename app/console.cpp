@@ -62,7 +62,8 @@ void print_json_line(const nlohmann::json& value) {
 
 nlohmann::json metrics_json(const MetricValues& values) {
   nlohmann::json object = nlohmann::json::object();
-  for (const auto& [name, value] : values) object[name] = std::isfinite(value) ? nlohmann::json(value) : nlohmann::json();
+  for (const auto& [name, value] : values)
+    object[name] = std::isfinite(value) ? nlohmann::json(value) : nlohmann::json();
   return object;
 }
 
@@ -79,11 +80,13 @@ void ConsoleCallback::on_batch_end(const BatchReport& report, const TrainState& 
   if (!progress_) return;
   if (report.step != report.steps && report.seconds - last_draw_ < 0.1) return;  // ~10 redraws a second
   last_draw_ = report.seconds;
-  const double eta = report.seconds / static_cast<double>(report.step) * static_cast<double>(report.steps - report.step);
+  const double eta =
+      report.seconds / static_cast<double>(report.step) * static_cast<double>(report.steps - report.step);
   constexpr int kWidth = 30;
   const int filled = static_cast<int>(kWidth * report.step / report.steps);
-  std::fprintf(stderr, "\r\033[Kepoch %lld [%.*s%*s] %lld/%lld loss %.4f ETA %.0fs", static_cast<long long>(report.epoch),
-               filled, "==============================", kWidth - filled, "", static_cast<long long>(report.step),
+  std::fprintf(stderr, "\r\033[Kepoch %lld [%.*s%*s] %lld/%lld loss %.4f ETA %.0fs",
+               static_cast<long long>(report.epoch), filled,
+               "==============================", kWidth - filled, "", static_cast<long long>(report.step),
                static_cast<long long>(report.steps), report.loss, eta);
   progress_shown_ = true;
 }

@@ -38,24 +38,31 @@ std::string format_value(double value) {
 int run_eval(const CommonOptions& common, const EvalOptions& options) {
   auto experiment = experiment_with_checkpoint(common, options.checkpoint);
   Experiment& e = *experiment;
-  const DataView& view = options.split == "test" ? e.data.test : options.split == "validation" ? e.data.validation
-                                                                                               : e.data.train;
+  const DataView& view = options.split == "test"         ? e.data.test
+                         : options.split == "validation" ? e.data.validation
+                                                         : e.data.train;
   if (view.empty()) throw ConfigError("the config has no " + options.split + " data to evaluate");
   const LossBinding binding = bind_loss(e.model, *e.loss);
   const Index batch = std::max<Index>(e.config.train.batch_size, 256);
   const Evaluation evaluation =
       evaluate(e.model, binding, view, e.data.transform, e.task, e.config.metrics, batch);
-  nlohmann::json summary{{"command", "eval"}, {"split", options.split}, {"checkpoint", options.checkpoint.string()},
+  nlohmann::json summary{{"command", "eval"},
+                         {"split", options.split},
+                         {"checkpoint", options.checkpoint.string()},
                          {"examples", view.size()}};
-  for (const auto& [name, value] : evaluation.values) summary[name] = std::isfinite(value) ? nlohmann::json(value) : nlohmann::json();
+  for (const auto& [name, value] : evaluation.values)
+    summary[name] = std::isfinite(value) ? nlohmann::json(value) : nlohmann::json();
   if (e.task.classes > 0) {
     summary["classes"] = view.dataset->class_names;
     summary["confusion_matrix"] = evaluation.confusion;
     nlohmann::json per_class = nlohmann::json::array();
     for (std::size_t c = 0; c < evaluation.per_class.size(); ++c) {
       const auto& s = evaluation.per_class[c];
-      per_class.push_back({{"class", view.dataset->class_names[c]}, {"precision", s.precision}, {"recall", s.recall},
-                           {"f1", s.f1}, {"support", s.support}});
+      per_class.push_back({{"class", view.dataset->class_names[c]},
+                           {"precision", s.precision},
+                           {"recall", s.recall},
+                           {"f1", s.f1},
+                           {"support", s.support}});
     }
     summary["per_class"] = per_class;
   }

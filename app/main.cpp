@@ -17,7 +17,9 @@ void add_common(CLI::App* command, dlrun::app::CommonOptions& common, bool train
   command->add_option("--set", common.sets, "override a config value: PATH=VALUE (repeatable)")
       ->take_all()
       ->allow_extra_args(false);
-  command->add_option("--threads", common.threads, "threads for dlrun and OpenBLAS (default: config, else all cores)")
+  command
+      ->add_option("--threads", common.threads,
+                   "threads for dlrun and OpenBLAS (default: config, else all cores)")
       ->check(CLI::Range(1, 1024));
   command->add_flag("--quiet", common.quiet, "only warnings and errors on stderr");
   if (trains) {
@@ -40,7 +42,8 @@ int main(int argc, char** argv) {
 
   CLI::App* train = app.add_subcommand("train", "train a model");
   add_common(train, common, true);
-  train->add_option("--resume", train_options.resume, "continue an interrupted run (run directory or checkpoint)");
+  train->add_option("--resume", train_options.resume,
+                    "continue an interrupted run (run directory or checkpoint)");
   train->add_option("--weights", train_options.weights, "initialise parameters from a checkpoint");
 
   CLI::App* eval = app.add_subcommand("eval", "evaluate a checkpoint on a data split");

@@ -14,7 +14,8 @@ namespace {
 
 std::string with_thousands(double value) {
   std::string digits = std::to_string(static_cast<long long>(std::llround(value)));
-  for (int i = static_cast<int>(digits.size()) - 3; i > 0; i -= 3) digits.insert(static_cast<std::size_t>(i), ",");
+  for (int i = static_cast<int>(digits.size()) - 3; i > 0; i -= 3)
+    digits.insert(static_cast<std::size_t>(i), ",");
   return digits;
 }
 
@@ -44,14 +45,16 @@ int run_summary(const CommonOptions& common) {
   const std::string rule(name_width + type_width + 58, '-');
   std::printf("Model: %s (input %s)\n%s\n", experiment->config.name.c_str(),
               model.input_shape().to_string().c_str(), rule.c_str());
-  std::printf("%-*s  %-*s  %-18s %14s %18s\n", static_cast<int>(name_width), "Layer", static_cast<int>(type_width),
-              "Type", "Output shape", "Params", "FLOPs/example");
+  std::printf("%-*s  %-*s  %-18s %14s %18s\n", static_cast<int>(name_width), "Layer",
+              static_cast<int>(type_width), "Type", "Output shape", "Params", "FLOPs/example");
   std::printf("%s\n", rule.c_str());
   Index total = 0, trainable = 0;
   double flops = 0.0;
   for (const auto& row : rows) {
-    std::printf("%-*s  %-*s  %-18s %14s %18s\n", static_cast<int>(row.name.size() > name_width ? row.name.size() : name_width),
-                row.name.c_str(), static_cast<int>(type_width), row.type.c_str(), row.output_shape.to_string().c_str(),
+    std::printf("%-*s  %-*s  %-18s %14s %18s\n",
+                static_cast<int>(row.name.size() > name_width ? row.name.size() : name_width),
+                row.name.c_str(), static_cast<int>(type_width), row.type.c_str(),
+                row.output_shape.to_string().c_str(),
                 with_thousands(static_cast<double>(row.parameters)).c_str(), human_flops(row.flops).c_str());
     flops += row.flops;
   }
@@ -61,7 +64,8 @@ int run_summary(const CommonOptions& common) {
   }
   std::printf("%s\n", rule.c_str());
   std::printf("Total params: %s\nTrainable params: %s\nNon-trainable params: %s\n",
-              with_thousands(static_cast<double>(total)).c_str(), with_thousands(static_cast<double>(trainable)).c_str(),
+              with_thousands(static_cast<double>(total)).c_str(),
+              with_thousands(static_cast<double>(trainable)).c_str(),
               with_thousands(static_cast<double>(total - trainable)).c_str());
   std::printf("FLOPs per example (forward): %s\n", human_flops(flops).c_str());
   return 0;

@@ -45,7 +45,9 @@ Index best_epoch_of(const TrainState& state, const std::string& monitor) {
 // warning when the user asked for it: early stopping on training loss is rarely what they meant).
 std::string resolve_monitor(std::string monitor, bool has_validation, bool warn = false) {
   if (!has_validation && monitor.starts_with("val_")) {
-    if (warn) spdlog::warn("no validation data: early stopping monitors '{}' instead of '{}'", monitor.substr(4), monitor);
+    if (warn)
+      spdlog::warn("no validation data: early stopping monitors '{}' instead of '{}'", monitor.substr(4),
+                   monitor);
     monitor = monitor.substr(4);
   }
   return monitor;
@@ -84,7 +86,8 @@ ResumePoint locate_resume(const fs::path& target) {
     throw DataError(target.string() +
                     ": holds weights only, no training state; use --weights to start from it");
   }
-  throw DataError(target.string() + ": a checkpoint to resume must lie in a run directory's checkpoints/ folder");
+  throw DataError(target.string() +
+                  ": a checkpoint to resume must lie in a run directory's checkpoints/ folder");
 }
 
 }  // namespace
@@ -92,7 +95,8 @@ ResumePoint locate_resume(const fs::path& target) {
 int run_train(const CommonOptions& common, const TrainOptions& options) {
   const auto started = std::chrono::steady_clock::now();
   if (!options.resume.empty() && !options.weights.empty()) {
-    throw ConfigError("--resume and --weights exclude each other: --resume continues a run, --weights starts one");
+    throw ConfigError(
+        "--resume and --weights exclude each other: --resume continues a run, --weights starts one");
   }
   Config config = load_config_with_flags(common);
   apply_threads(config);
@@ -109,7 +113,8 @@ int run_train(const CommonOptions& common, const TrainOptions& options) {
     const ResumePoint point = locate_resume(options.resume);
     resumed = read_checkpoint(point.checkpoint);
     if (!resumed->has_dlrun_state) {
-      throw DataError(point.checkpoint.string() + ": holds weights only, no training state; use --weights to start from it");
+      throw DataError(point.checkpoint.string() +
+                      ": holds weights only, no training state; use --weights to start from it");
     }
     load_model_parameters(e.model, *resumed);
     load_optimizer_state(*e.optimizer, *resumed);
@@ -127,7 +132,8 @@ int run_train(const CommonOptions& common, const TrainOptions& options) {
     load_model_parameters(e.model, read_checkpoint(options.weights));
   }
   if (run_dir.empty()) {
-    run_dir = make_run_directory(c.output, c.name, common.out.empty() ? std::nullopt : std::optional(common.out));
+    run_dir =
+        make_run_directory(c.output, c.name, common.out.empty() ? std::nullopt : std::optional(common.out));
   }
   add_log_file(run_dir / "log.txt");
   write_text_atomic(run_dir / "config.yaml", config_yaml);
@@ -142,11 +148,11 @@ int run_train(const CommonOptions& common, const TrainOptions& options) {
     early_stopping.emplace(early, e.model);
   }
   const nlohmann::json provenance = provenance_of(c);
-  Checkpointer checkpointer(run_dir / "checkpoints", c.train.checkpoint,
-                            resolve_monitor(c.train.checkpoint.monitor, has_validation),
-                            Checkpointer::Sources{&e.model, e.optimizer.get(), e.schedule.get(),
-                                                  early_stopping ? &*early_stopping : nullptr, &trainer, config_yaml,
-                                                  provenance});
+  Checkpointer checkpointer(
+      run_dir / "checkpoints", c.train.checkpoint,
+      resolve_monitor(c.train.checkpoint.monitor, has_validation),
+      Checkpointer::Sources{&e.model, e.optimizer.get(), e.schedule.get(),
+                            early_stopping ? &*early_stopping : nullptr, &trainer, config_yaml, provenance});
   trainer.add_callback(console);
   trainer.add_callback(metrics_csv);
   if (early_stopping) trainer.add_callback(*early_stopping);
@@ -166,8 +172,9 @@ int run_train(const CommonOptions& common, const TrainOptions& options) {
   }
   Index parameter_count = 0;
   for (const auto& ref : e.model.trainable_parameters()) parameter_count += ref.parameter->value.size();
-  spdlog::info("run {}: {} training examples, {} validation, {} test; {} parameters; {} threads", run_dir.string(),
-               e.data.train.size(), e.data.validation.size(), e.data.test.size(), parameter_count, thread_count());
+  spdlog::info("run {}: {} training examples, {} validation, {} test; {} parameters; {} threads",
+               run_dir.string(), e.data.train.size(), e.data.validation.size(), e.data.test.size(),
+               parameter_count, thread_count());
 
   install_stop_handlers();
   trainer.set_stop_flag(&stop_flag());
@@ -179,8 +186,8 @@ int run_train(const CommonOptions& common, const TrainOptions& options) {
     if (state.stop_reason == "interrupted") {
       status = "interrupted";
       exit_code = 130;
-      spdlog::warn("interrupted: checkpoint written to {}; continue with --resume {}", checkpointer.last_path().string(),
-                   run_dir.string());
+      spdlog::warn("interrupted: checkpoint written to {}; continue with --resume {}",
+                   checkpointer.last_path().string(), run_dir.string());
     } else if (early_stopping && early_stopping->stopped()) {
       status = "early_stopped";
       spdlog::info("{}", early_stopping->reason());
@@ -204,7 +211,9 @@ int run_train(const CommonOptions& common, const TrainOptions& options) {
   const Index epochs = static_cast<Index>(state.history.size());
   double epoch_seconds = 0.0;
   for (const EpochReport& report : state.history) epoch_seconds += report.seconds;
-  const std::string monitor = early_stopping ? c.train.early_stopping->monitor : has_validation ? "val_loss" : "loss";
+  const std::string monitor = early_stopping   ? c.train.early_stopping->monitor
+                              : has_validation ? "val_loss"
+                                               : "loss";
   summary["status"] = status;
   summary["epochs"] = epochs;
   // With early stopping, its best epoch (min_delta and start_from_epoch applied) is the one whose
@@ -217,11 +226,13 @@ int run_train(const CommonOptions& common, const TrainOptions& options) {
   summary["seconds_per_epoch"] = epochs > 0 ? epoch_seconds / static_cast<double>(epochs) : 0.0;
   if (!state.history.empty()) {
     summary["train"] = metrics_json(state.history.back().train);
-    if (!state.history.back().validation.empty()) summary["validation"] = metrics_json(state.history.back().validation);
+    if (!state.history.back().validation.empty())
+      summary["validation"] = metrics_json(state.history.back().validation);
   }
   if (exit_code == 0) {
     const bool restored = early_stopping && early_stopping->stopped() && c.train.early_stopping->restore_best;
-    if (restored && has_validation) summary["validation"] = metrics_json(trainer.evaluate(e.data.validation).values);
+    if (restored && has_validation)
+      summary["validation"] = metrics_json(trainer.evaluate(e.data.validation).values);
     if (!e.data.test.empty()) summary["test"] = metrics_json(trainer.evaluate(e.data.test).values);
   }
   summary["provenance"] = provenance;
@@ -231,7 +242,8 @@ int run_train(const CommonOptions& common, const TrainOptions& options) {
     for (const auto& [key, value] : summary["test"].items()) text += " " + key + "=" + value.dump();
     spdlog::info("test:{}", text);
   }
-  spdlog::info("{} in {:.1f}s ({:.2f}s per epoch)", status, seconds, summary["seconds_per_epoch"].get<double>());
+  spdlog::info("{} in {:.1f}s ({:.2f}s per epoch)", status, seconds,
+               summary["seconds_per_epoch"].get<double>());
   write_run_summary(run_dir, summary.dump(2) + "\n");
   print_json_line(summary);
   remove_log_file();

@@ -62,7 +62,8 @@ void gemm(Transpose transpose_a, Transpose transpose_b, Index m, Index n, Index 
         m,
         [&](Index begin, Index end) {
           const float* a_block = a.data() + (ta ? begin : begin * k);
-          sgemm_block(ta, tb, end - begin, n, k, alpha, a_block, lda, b.data(), ldb, beta, c.data() + begin * n, n);
+          sgemm_block(ta, tb, end - begin, n, k, alpha, a_block, lda, b.data(), ldb, beta,
+                      c.data() + begin * n, n);
         },
         kMinBlock);
   } else {
@@ -70,7 +71,8 @@ void gemm(Transpose transpose_a, Transpose transpose_b, Index m, Index n, Index 
         n,
         [&](Index begin, Index end) {
           const float* b_block = b.data() + (tb ? begin * k : begin);
-          sgemm_block(ta, tb, m, end - begin, k, alpha, a.data(), lda, b_block, ldb, beta, c.data() + begin, n);
+          sgemm_block(ta, tb, m, end - begin, k, alpha, a.data(), lda, b_block, ldb, beta, c.data() + begin,
+                      n);
         },
         kMinBlock);
   }
@@ -87,8 +89,10 @@ void gemm_reference(Transpose transpose_a, Transpose transpose_b, Index m, Index
     for (Index j = 0; j < n; ++j) {
       double sum = 0.0;
       for (Index p = 0; p < k; ++p) {
-        const double av = ta ? a[static_cast<std::size_t>(p * m + i)] : a[static_cast<std::size_t>(i * k + p)];
-        const double bv = tb ? b[static_cast<std::size_t>(j * k + p)] : b[static_cast<std::size_t>(p * n + j)];
+        const double av =
+            ta ? a[static_cast<std::size_t>(p * m + i)] : a[static_cast<std::size_t>(i * k + p)];
+        const double bv =
+            tb ? b[static_cast<std::size_t>(j * k + p)] : b[static_cast<std::size_t>(p * n + j)];
         sum += av * bv;
       }
       float& out = c[static_cast<std::size_t>(i * n + j)];
@@ -97,8 +101,12 @@ void gemm_reference(Transpose transpose_a, Transpose transpose_b, Index m, Index
   }
 }
 
-void set_blas_threads(int threads) { openblas_set_num_threads(threads < 1 ? 1 : threads); }
+void set_blas_threads(int threads) {
+  openblas_set_num_threads(threads < 1 ? 1 : threads);
+}
 
-int blas_threads() { return openblas_get_num_threads(); }
+int blas_threads() {
+  return openblas_get_num_threads();
+}
 
 }  // namespace dlrun

@@ -24,8 +24,7 @@ std::string located(const Location& where, std::string_view message) {
 ConfigError::ConfigError(const Location& where, std::string_view message)
     : DlrunError(located(where, message)), where_(where) {}
 
-DataError::DataError(const Location& where, std::string_view message)
-    : DlrunError(located(where, message)) {}
+DataError::DataError(const Location& where, std::string_view message) : DlrunError(located(where, message)) {}
 
 void require(bool condition, std::string_view message, std::source_location where) {
   if (condition) return;

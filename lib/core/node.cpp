@@ -65,10 +65,14 @@ bool Node::erase(std::string_view key) {
 
 std::string Node::kind_name() const {
   switch (kind_) {
-    case Kind::null: return "empty";
-    case Kind::scalar: return "'" + text_ + "'";
-    case Kind::sequence: return "a list";
-    case Kind::map: return "a mapping";
+    case Kind::null:
+      return "empty";
+    case Kind::scalar:
+      return "'" + text_ + "'";
+    case Kind::sequence:
+      return "a list";
+    case Kind::map:
+      return "a mapping";
   }
   return "?";
 }

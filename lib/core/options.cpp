@@ -20,7 +20,9 @@ Options::Options(const Node& node, std::string context, std::vector<std::string>
   for (auto& key : ignored) used_.insert(std::move(key));
 }
 
-bool Options::has(std::string_view key) const { return node_.is_map() && node_.find(key) != nullptr; }
+bool Options::has(std::string_view key) const {
+  return node_.is_map() && node_.find(key) != nullptr;
+}
 
 const Node* Options::lookup(std::string_view key) {
   used_.insert(std::string(key));
@@ -30,7 +32,9 @@ const Node* Options::lookup(std::string_view key) {
   return value;
 }
 
-const Node* Options::raw(std::string_view key) { return lookup(key); }
+const Node* Options::raw(std::string_view key) {
+  return lookup(key);
+}
 
 Location Options::where(std::string_view key) const {
   if (node_.is_map()) {
@@ -83,7 +87,8 @@ std::string Options::required_string(std::string_view key) {
   return value->as_string(context_ + ": " + std::string(key));
 }
 
-std::string Options::choice(std::string_view key, std::string fallback, const std::vector<std::string>& allowed) {
+std::string Options::choice(std::string_view key, std::string fallback,
+                            const std::vector<std::string>& allowed) {
   std::string value = string(key, std::move(fallback));
   for (const auto& candidate : allowed) {
     if (candidate == value) return value;
@@ -121,7 +126,8 @@ void Options::require_positive(std::string_view key, double value) {
 }
 
 void Options::require_at_least(std::string_view key, double value, double minimum) {
-  if (!(value >= minimum)) fail(key, "must be >= " + format_number(minimum) + ", got " + format_number(value));
+  if (!(value >= minimum))
+    fail(key, "must be >= " + format_number(minimum) + ", got " + format_number(value));
 }
 
 void Options::require_in(std::string_view key, double value, double low, double high, bool high_open) {
@@ -142,6 +148,8 @@ void Options::finish(const std::vector<std::string>& known) const {
   }
 }
 
-void Options::finish() const { finish(std::vector<std::string>(used_.begin(), used_.end())); }
+void Options::finish() const {
+  finish(std::vector<std::string>(used_.begin(), used_.end()));
+}
 
 }  // namespace dlrun

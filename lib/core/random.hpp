@@ -22,11 +22,11 @@ class Rng {
   static Rng for_stream(std::uint64_t seed, std::string_view stream, std::uint64_t index = 0);
 
   std::uint64_t next_u64();
-  double uniform();                          // [0, 1)
-  float uniform(float low, float high);      // [low, high)
-  double normal();                           // standard normal (Box-Muller, no cached spare)
-  Index below(Index bound);                  // uniform integer in [0, bound), unbiased
-  void shuffle(std::span<Index> values);     // Fisher-Yates
+  double uniform();                       // [0, 1)
+  float uniform(float low, float high);   // [low, high)
+  double normal();                        // standard normal (Box-Muller, no cached spare)
+  Index below(Index bound);               // uniform integer in [0, bound), unbiased
+  void shuffle(std::span<Index> values);  // Fisher-Yates
   void fill_uniform(std::span<float> values, float low, float high);
   void fill_normal(std::span<float> values, float mean, float stddev);
 

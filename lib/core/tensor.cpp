@@ -57,16 +57,20 @@ void Tensor::reshape(const Shape& shape) {
   shape_ = shape;
 }
 
-void Tensor::fill(float value) { std::fill_n(values_.begin(), size_, value); }
+void Tensor::fill(float value) {
+  std::fill_n(values_.begin(), size_, value);
+}
 
 std::span<float> sample(Tensor& batch, Index n) {
   const Index per_sample = batch.size() / batch.shape()[0];
-  return batch.values().subspan(static_cast<std::size_t>(n * per_sample), static_cast<std::size_t>(per_sample));
+  return batch.values().subspan(static_cast<std::size_t>(n * per_sample),
+                                static_cast<std::size_t>(per_sample));
 }
 
 std::span<const float> sample(const Tensor& batch, Index n) {
   const Index per_sample = batch.size() / batch.shape()[0];
-  return batch.values().subspan(static_cast<std::size_t>(n * per_sample), static_cast<std::size_t>(per_sample));
+  return batch.values().subspan(static_cast<std::size_t>(n * per_sample),
+                                static_cast<std::size_t>(per_sample));
 }
 
 }  // namespace dlrun

@@ -79,7 +79,7 @@ class Tensor {
 
  private:
   Shape shape_;
-  Index size_ = 0;      // shape_.element_count(); values_ may hold more (capacity from earlier sizes)
+  Index size_ = 0;  // shape_.element_count(); values_ may hold more (capacity from earlier sizes)
   FloatBuffer values_;
 };
 

@@ -114,7 +114,9 @@ class ThreadPool {
   std::exception_ptr error_;
 };
 
-int default_threads() { return std::max(1, static_cast<int>(std::thread::hardware_concurrency())); }
+int default_threads() {
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+}
 
 std::unique_ptr<ThreadPool>& pool() {
   static std::unique_ptr<ThreadPool> instance = std::make_unique<ThreadPool>(default_threads());
@@ -132,7 +134,9 @@ void set_thread_count(int threads) {
   set_blas_threads(1);
 }
 
-int thread_count() { return pool()->size(); }
+int thread_count() {
+  return pool()->size();
+}
 
 void parallel_for(Index count, RangeFunction body, Index min_chunk) {
   if (count <= 0) return;

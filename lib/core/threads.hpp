@@ -14,8 +14,8 @@ namespace dlrun {
 class RangeFunction {
  public:
   template <typename F>
-    requires(!std::is_same_v<std::remove_cvref_t<F>, RangeFunction>)
-  RangeFunction(F&& function)  // NOLINT: implicit by design, like std::function_ref
+  requires(!std::is_same_v<std::remove_cvref_t<F>, RangeFunction>)
+      RangeFunction(F&& function)  // NOLINT: implicit by design, like std::function_ref
       : object_(const_cast<void*>(static_cast<const void*>(&function))),
         call_([](void* object, Index begin, Index end) {
           (*static_cast<std::remove_reference_t<F>*>(object))(begin, end);

@@ -7,8 +7,8 @@
 
 namespace dlrun {
 
-Dataset read_prediction_inputs(const std::filesystem::path& file, std::string format, const DataConfig& config,
-                               const Dataset& train) {
+Dataset read_prediction_inputs(const std::filesystem::path& file, std::string format,
+                               const DataConfig& config, const Dataset& train) {
   if (format.empty()) {
     const std::string extension = file.extension().string();
     format = extension == ".csv" ? "csv" : extension == ".npy" ? "npy" : "idx";

@@ -14,7 +14,7 @@ namespace dlrun {
 // CSV inputs take the training data's feature columns by name (other columns, such as a label, are
 // ignored) with its delimiter and header setting. Throws DataError (exit 3) for malformed files or
 // an example shape other than `train`'s.
-Dataset read_prediction_inputs(const std::filesystem::path& file, std::string format, const DataConfig& config,
-                               const Dataset& train);
+Dataset read_prediction_inputs(const std::filesystem::path& file, std::string format,
+                               const DataConfig& config, const Dataset& train);
 
 }  // namespace dlrun

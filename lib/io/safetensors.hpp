@@ -14,8 +14,8 @@
 namespace dlrun {
 
 struct SafetensorsContents {
-  std::map<std::string, std::string> metadata;           // "__metadata__"
-  std::vector<std::pair<std::string, Tensor>> tensors;   // in file order
+  std::map<std::string, std::string> metadata;          // "__metadata__"
+  std::vector<std::pair<std::string, Tensor>> tensors;  // in file order
   const Tensor* find(std::string_view name) const;
 };
 

@@ -24,9 +24,9 @@ struct ForwardContext {
 struct Parameter {
   std::string name;
   Tensor value;
-  Tensor grad;             // accumulated by Layer::backward, zeroed by the trainer
-  bool trainable = true;   // false for buffers such as batch norm's running statistics
-  bool regularized = true; // false for biases and norms: l1/l2 and max_norm apply to weights only
+  Tensor grad;              // accumulated by Layer::backward, zeroed by the trainer
+  bool trainable = true;    // false for buffers such as batch norm's running statistics
+  bool regularized = true;  // false for biases and norms: l1/l2 and max_norm apply to weights only
 };
 
 // One stage of a sequential network.

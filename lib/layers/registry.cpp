@@ -7,7 +7,9 @@ void LayerRegistry::add(std::string type, LayerFactory factory) {
   factories_.emplace(std::move(type), std::move(factory));
 }
 
-bool LayerRegistry::contains(std::string_view type) const { return factories_.find(type) != factories_.end(); }
+bool LayerRegistry::contains(std::string_view type) const {
+  return factories_.find(type) != factories_.end();
+}
 
 std::vector<std::string> LayerRegistry::types() const {
   std::vector<std::string> result;

@@ -22,7 +22,8 @@ struct LayerBuildContext {
 
 // Reads its options (throwing ConfigError at the key), builds the layer; the registry then calls
 // options.finish() so unknown keys are errors everywhere.
-using LayerFactory = std::function<std::unique_ptr<Layer>(Options& options, const LayerBuildContext& context)>;
+using LayerFactory =
+    std::function<std::unique_ptr<Layer>(Options& options, const LayerBuildContext& context)>;
 
 class LayerRegistry {
  public:

@@ -76,8 +76,9 @@ Model Model::build(const std::vector<LayerConfig>& layers, const Shape& input_sh
       throw ConfigError(config.where, context + ": input " + shape.without_batch().to_string() +
                                           " does not fit: " + error.what());
     }
-    ModelLayer entry{config.name, config.type, config.type == "activation" ? activation_function_of(config) : "",
-                     std::move(layer), output, regularization};
+    ModelLayer entry{
+        config.name,      config.type, config.type == "activation" ? activation_function_of(config) : "",
+        std::move(layer), output,      regularization};
     model.layers_.push_back(std::move(entry));
     shape = output;
 
@@ -86,8 +87,8 @@ Model Model::build(const std::vector<LayerConfig>& layers, const Shape& input_sh
       activation.reset();
     }
     if (activation) {
-      ModelLayer act{config.name + "_" + function, "activation", function, std::move(activation),
-                     shape, LayerRegularization{}};
+      ModelLayer act{config.name + "_" + function, "activation", function,
+                     std::move(activation),        shape,        LayerRegularization{}};
       model.layers_.push_back(std::move(act));
     }
   }
@@ -158,10 +159,10 @@ std::vector<LayerSummary> Model::summary() const {
     Index count = 0;
     for (const Parameter& parameter : entry.layer->parameters()) count += parameter.value.size();
     std::string type = entry.type;
-    if (!entry.function.empty()) type = entry.type == "activation" ? "activation(" + entry.function + ")"
-                                                                    : entry.type + "+" + entry.function;
-    rows.push_back(LayerSummary{entry.name, type,
-                                entry.output_shape.without_batch(), count,
+    if (!entry.function.empty())
+      type = entry.type == "activation" ? "activation(" + entry.function + ")"
+                                        : entry.type + "+" + entry.function;
+    rows.push_back(LayerSummary{entry.name, type, entry.output_shape.without_batch(), count,
                                 entry.layer->flops_per_example(input.with_batch(1))});
     input = entry.output_shape.without_batch();
   }

@@ -22,11 +22,11 @@ struct LayerRegularization {
 };
 
 struct ModelLayer {
-  std::string name;            // "fc1", "conv2d_1"; activation shorthands get "<name>_<function>"
-  std::string type;            // the registry type ("dense", "activation", ...)
-  std::string function;        // activation layers: relu, softmax, ...; others: a fused activation
+  std::string name;      // "fc1", "conv2d_1"; activation shorthands get "<name>_<function>"
+  std::string type;      // the registry type ("dense", "activation", ...)
+  std::string function;  // activation layers: relu, softmax, ...; others: a fused activation
   std::unique_ptr<Layer> layer;
-  Shape output_shape;          // with a batch axis of 1
+  Shape output_shape;  // with a batch axis of 1
   LayerRegularization regularization;
 };
 
@@ -80,8 +80,8 @@ class Model {
  private:
   Shape input_shape_;
   std::vector<ModelLayer> layers_;
-  std::vector<Tensor> outputs_;       // one per layer
-  Tensor grad_a_, grad_b_;            // ping-pong gradient buffers
+  std::vector<Tensor> outputs_;  // one per layer
+  Tensor grad_a_, grad_b_;       // ping-pong gradient buffers
 };
 
 }  // namespace dlrun

@@ -61,8 +61,8 @@ class Optimizer {
 
 // Builds an optimizer by type ("sgd", "adam", ...) reading and validating its options
 // (ConfigError at the key for bad values, did-you-mean for unknown types).
-std::unique_ptr<Optimizer> make_optimizer(const std::string& type, const Location& type_where, Options& options,
-                                          std::vector<ParameterRef> parameters);
+std::unique_ptr<Optimizer> make_optimizer(const std::string& type, const Location& type_where,
+                                          Options& options, std::vector<ParameterRef> parameters);
 std::vector<std::string> optimizer_types();
 
 }  // namespace dlrun

@@ -12,9 +12,9 @@ namespace dlrun {
 enum class Verdict { keep_going, stop };
 
 struct EpochReport {
-  Index epoch = 0;            // 1-based
-  MetricValues train;         // loss (data loss), then metrics; `penalty` when l1/l2 are used
-  MetricValues validation;    // empty without validation data
+  Index epoch = 0;          // 1-based
+  MetricValues train;       // loss (data loss), then metrics; `penalty` when l1/l2 are used
+  MetricValues validation;  // empty without validation data
   double learning_rate = 0.0;
   double seconds = 0.0;
   // "loss", "accuracy" (train) or "val_loss", "val_accuracy" (validation); NaN when unknown.
@@ -44,7 +44,9 @@ class Callback {
   virtual void on_train_begin(const TrainState& /*state*/) {}
   virtual void on_batch_end(const BatchReport& /*report*/, const TrainState& /*state*/) {}
   // Every callback runs; any stop wins.
-  virtual Verdict on_epoch_end(const EpochReport& /*report*/, TrainState& /*state*/) { return Verdict::keep_going; }
+  virtual Verdict on_epoch_end(const EpochReport& /*report*/, TrainState& /*state*/) {
+    return Verdict::keep_going;
+  }
   virtual void on_train_end(const TrainState& /*state*/) {}
 };
 

@@ -8,7 +8,9 @@
 namespace dlrun {
 namespace {
 
-nlohmann::json number_or_null(double value) { return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json(); }
+nlohmann::json number_or_null(double value) {
+  return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json();
+}
 
 double number_from(const nlohmann::json& value) {
   return value.is_number() ? value.get<double>() : std::numeric_limits<double>::quiet_NaN();
@@ -83,7 +85,8 @@ TrainState train_state_from_json(const nlohmann::json& value) {
 }
 
 void save_checkpoint(const std::filesystem::path& path, Model& model, Optimizer* optimizer,
-                     const CheckpointState& state, const std::vector<std::pair<std::string, const Tensor*>>& extra) {
+                     const CheckpointState& state,
+                     const std::vector<std::pair<std::string, const Tensor*>>& extra) {
   std::vector<std::pair<std::string, const Tensor*>> tensors;
   for (const ParameterRef& ref : model.parameters()) tensors.emplace_back(ref.name, &ref.parameter->value);
   std::map<std::string, std::string> metadata{
@@ -102,7 +105,8 @@ void save_checkpoint(const std::filesystem::path& path, Model& model, Optimizer*
   if (optimizer != nullptr) {
     metadata["optimizer"] = std::string(optimizer->type());
     metadata["optimizer_scalars"] = map_to_json(optimizer->state_scalars()).dump();
-    for (const auto& [name, tensor] : optimizer->state_tensors()) tensors.emplace_back("optim." + name, tensor);
+    for (const auto& [name, tensor] : optimizer->state_tensors())
+      tensors.emplace_back("optim." + name, tensor);
   }
   for (const auto& item : extra) tensors.push_back(item);
   write_safetensors(path, tensors, metadata);
@@ -119,8 +123,8 @@ LoadedCheckpoint read_checkpoint(const std::filesystem::path& path) {
     return checkpoint;  // plain weights (e.g. from PyTorch)
   }
   if (format->second != kCheckpointFormat) {
-    throw DataError(path.string() + ": unsupported checkpoint format '" + format->second + "' (this dlrun reads " +
-                    std::string(kCheckpointFormat) + ")");
+    throw DataError(path.string() + ": unsupported checkpoint format '" + format->second +
+                    "' (this dlrun reads " + std::string(kCheckpointFormat) + ")");
   }
   try {
     CheckpointState& s = checkpoint.state;
@@ -133,7 +137,8 @@ LoadedCheckpoint read_checkpoint(const std::filesystem::path& path) {
     s.provenance = nlohmann::json::parse(metadata_field(checkpoint, "provenance"));
     if (checkpoint.contents.metadata.contains("optimizer")) {
       s.optimizer_type = metadata_field(checkpoint, "optimizer");
-      s.optimizer_scalars = map_from_json(nlohmann::json::parse(metadata_field(checkpoint, "optimizer_scalars")));
+      s.optimizer_scalars =
+          map_from_json(nlohmann::json::parse(metadata_field(checkpoint, "optimizer_scalars")));
     }
   } catch (const nlohmann::json::exception& error) {
     throw DataError(path.string() + ": malformed checkpoint metadata: " + error.what());
@@ -153,8 +158,9 @@ void load_model_parameters(Model& model, const LoadedCheckpoint& checkpoint) {
                       "' that the model needs");
     }
     if (stored->shape() != ref.parameter->value.shape()) {
-      throw DataError(checkpoint.path.string() + ": " + ref.name + " has shape " + stored->shape().to_string() +
-                      ", the model expects " + ref.parameter->value.shape().to_string());
+      throw DataError(checkpoint.path.string() + ": " + ref.name + " has shape " +
+                      stored->shape().to_string() + ", the model expects " +
+                      ref.parameter->value.shape().to_string());
     }
     ref.parameter->value = *stored;
   }
@@ -162,13 +168,15 @@ void load_model_parameters(Model& model, const LoadedCheckpoint& checkpoint) {
 
 void load_optimizer_state(Optimizer& optimizer, const LoadedCheckpoint& checkpoint) {
   if (checkpoint.state.optimizer_type != optimizer.type()) {
-    throw DataError(checkpoint.path.string() + ": the checkpoint's optimizer is '" + checkpoint.state.optimizer_type +
-                    "', the config's is '" + std::string(optimizer.type()) + "'");
+    throw DataError(checkpoint.path.string() + ": the checkpoint's optimizer is '" +
+                    checkpoint.state.optimizer_type + "', the config's is '" + std::string(optimizer.type()) +
+                    "'");
   }
   for (const auto& [name, tensor] : optimizer.state_tensors()) {
     const Tensor* stored = checkpoint.contents.find("optim." + name);
     if (stored == nullptr || stored->shape() != tensor->shape()) {
-      throw DataError(checkpoint.path.string() + ": optimizer state 'optim." + name + "' is missing or misshapen");
+      throw DataError(checkpoint.path.string() + ": optimizer state 'optim." + name +
+                      "' is missing or misshapen");
     }
     *tensor = *stored;
   }

@@ -7,8 +7,8 @@
 
 namespace dlrun {
 
-Checkpointer::Checkpointer(std::filesystem::path checkpoints_dir, const CheckpointConfig& config, std::string monitor,
-                           Sources sources)
+Checkpointer::Checkpointer(std::filesystem::path checkpoints_dir, const CheckpointConfig& config,
+                           std::string monitor, Sources sources)
     : dir_(std::move(checkpoints_dir)),
       config_(config),
       monitor_(std::move(monitor)),
@@ -45,7 +45,8 @@ void Checkpointer::save(const std::filesystem::path& path, const TrainState& sta
 }
 
 void Checkpointer::on_batch_end(const BatchReport& report, const TrainState& state) {
-  if (config_.every_steps <= 0 || state.global_step % config_.every_steps != 0 || report.step == report.steps) return;
+  if (config_.every_steps <= 0 || state.global_step % config_.every_steps != 0 || report.step == report.steps)
+    return;
   save(dir_ / step_checkpoint_name(state.global_step), state);
   save(last_, state);
   prune_checkpoints(dir_, config_.keep);

@@ -18,8 +18,8 @@ class Checkpointer final : public Callback {
   struct Sources {
     Model* model = nullptr;
     Optimizer* optimizer = nullptr;
-    Schedule* schedule = nullptr;            // may be null
-    EarlyStopping* early_stopping = nullptr; // may be null
+    Schedule* schedule = nullptr;             // may be null
+    EarlyStopping* early_stopping = nullptr;  // may be null
     Trainer* trainer = nullptr;
     std::string config_yaml;
     nlohmann::json provenance;

@@ -27,7 +27,8 @@ std::optional<std::string> find_non_finite(Model& model, Index depth) {
   }
   if (depth < 0 || depth > model.size()) depth = model.size();
   for (Index i = 0; i < depth; ++i) {
-    if (!all_finite(model.output(i).values())) return "the output of layer '" + model.layer(i).name + "' is not finite";
+    if (!all_finite(model.output(i).values()))
+      return "the output of layer '" + model.layer(i).name + "' is not finite";
   }
   return std::nullopt;
 }

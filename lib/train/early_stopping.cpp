@@ -60,7 +60,9 @@ void EarlyStopping::on_train_end(const TrainState& /*state*/) {
 }
 
 std::map<std::string, double> EarlyStopping::state() const {
-  return {{"best", best_}, {"best_epoch", static_cast<double>(best_epoch_)}, {"wait", static_cast<double>(wait_)}};
+  return {{"best", best_},
+          {"best_epoch", static_cast<double>(best_epoch_)},
+          {"wait", static_cast<double>(wait_)}};
 }
 
 void EarlyStopping::set_state(const std::map<std::string, double>& state) {

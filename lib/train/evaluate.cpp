@@ -27,8 +27,8 @@ const Tensor& metric_predictions(Model& model, const LossBinding& binding, const
 }
 
 Evaluation evaluate(Model& model, const LossBinding& binding, const DataView& view,
-                    const InputTransform& transform, const Task& task, const std::vector<std::string>& metrics,
-                    Index batch_size) {
+                    const InputTransform& transform, const Task& task,
+                    const std::vector<std::string>& metrics, Index batch_size) {
   MetricAccumulator accumulator(metrics, task.classes);
   BatchAssembler batch;
   Tensor final_output;  // value metrics read the final layer's output (see metric_predictions)
@@ -51,21 +51,24 @@ Evaluation evaluate(Model& model, const LossBinding& binding, const DataView& vi
   return evaluation;
 }
 
-void check_task_fits_model(const Task& task, const Shape& target_shape, const Model& model, const Loss& loss) {
+void check_task_fits_model(const Task& task, const Shape& target_shape, const Model& model,
+                           const Loss& loss) {
   const Shape output = model.output_shape();
   const Index width = output.rank() > 0 ? output[output.rank() - 1] : 1;
   if (task.classes > 0) {
     if (loss.type() == "binary_cross_entropy") {
       if (output.element_count() != 1 || task.classes > 2) {
-        throw ConfigError("binary_cross_entropy with class labels needs one output unit and two classes; the model "
-                          "outputs " + output.to_string() + " for " + std::to_string(task.classes) + " classes");
+        throw ConfigError(
+            "binary_cross_entropy with class labels needs one output unit and two classes; the model "
+            "outputs " +
+            output.to_string() + " for " + std::to_string(task.classes) + " classes");
       }
       return;
     }
     if (width != task.classes) {
-      throw ConfigError("the model's last layer outputs " + std::to_string(width) + " values but the data has " +
-                        std::to_string(task.classes) + " classes; set units: " + std::to_string(task.classes) +
-                        " on the last layer");
+      throw ConfigError("the model's last layer outputs " + std::to_string(width) +
+                        " values but the data has " + std::to_string(task.classes) +
+                        " classes; set units: " + std::to_string(task.classes) + " on the last layer");
     }
     return;
   }

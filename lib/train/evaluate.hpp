@@ -35,8 +35,8 @@ struct Evaluation {
 };
 
 Evaluation evaluate(Model& model, const LossBinding& binding, const DataView& view,
-                    const InputTransform& transform, const Task& task, const std::vector<std::string>& metrics,
-                    Index batch_size);
+                    const InputTransform& transform, const Task& task,
+                    const std::vector<std::string>& metrics, Index batch_size);
 
 // Checks that the targets fit the model's output: classes vs the last layer's width, or the
 // regression / autoencoder target shape (one example) vs the output's element count. Throws

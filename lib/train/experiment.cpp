@@ -20,8 +20,9 @@ void check_metrics(const Config& config, const Task& task) {
   const bool classification = task.classes > 0;
   for (const std::string& metric : config.metrics) {
     if (classification && is_regression_metric(metric)) {
-      throw ConfigError(where_in_tree(config.tree, "metrics"),
-                        "metric '" + metric + "' needs a regression loss (mse, mae, huber); this run classifies");
+      throw ConfigError(
+          where_in_tree(config.tree, "metrics"),
+          "metric '" + metric + "' needs a regression loss (mse, mae, huber); this run classifies");
     }
     if (!classification && is_classification_metric(metric)) {
       throw ConfigError(where_in_tree(config.tree, "metrics"),

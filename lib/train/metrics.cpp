@@ -12,8 +12,8 @@ constexpr Index kTopK = 5;
 }
 
 const std::vector<std::string>& known_metrics() {
-  static const std::vector<std::string> names{"accuracy", "top_k_accuracy", "precision", "recall",
-                                              "f1",       "mae",            "rmse",      "r2"};
+  static const std::vector<std::string> names{"accuracy", "top_k_accuracy", "precision", "recall", "f1",
+                                              "mae",      "rmse",           "r2"};
   return names;
 }
 
@@ -22,7 +22,9 @@ bool is_classification_metric(std::string_view name) {
          name == "f1";
 }
 
-bool is_regression_metric(std::string_view name) { return name == "mae" || name == "rmse" || name == "r2"; }
+bool is_regression_metric(std::string_view name) {
+  return name == "mae" || name == "rmse" || name == "r2";
+}
 
 double metric_value(const MetricValues& values, std::string_view name) {
   for (const auto& [key, value] : values) {
@@ -39,7 +41,8 @@ MetricAccumulator::MetricAccumulator(std::vector<std::string> names, Index class
 void MetricAccumulator::reset() {
   loss_sum_ = 0.0;
   examples_ = 0;
-  confusion_.assign(static_cast<std::size_t>(classes_), std::vector<std::int64_t>(static_cast<std::size_t>(classes_), 0));
+  confusion_.assign(static_cast<std::size_t>(classes_),
+                    std::vector<std::int64_t>(static_cast<std::size_t>(classes_), 0));
   top_k_hits_ = predictions_ = 0;
   abs_sum_ = sq_sum_ = target_sum_ = target_sq_sum_ = 0.0;
   values_ = 0;
@@ -158,9 +161,9 @@ MetricValues MetricAccumulator::results() const {
 }
 
 nlohmann::json MetricAccumulator::to_json() const {
-  return {{"loss_sum", loss_sum_},   {"examples", examples_},   {"confusion", confusion_},
+  return {{"loss_sum", loss_sum_},     {"examples", examples_},       {"confusion", confusion_},
           {"top_k_hits", top_k_hits_}, {"predictions", predictions_}, {"abs_sum", abs_sum_},
-          {"sq_sum", sq_sum_},       {"target_sum", target_sum_}, {"target_sq_sum", target_sq_sum_},
+          {"sq_sum", sq_sum_},         {"target_sum", target_sum_},   {"target_sq_sum", target_sq_sum_},
           {"values", values_}};
 }
 

@@ -32,7 +32,8 @@ std::string metrics_csv_row(const EpochReport& report) {
   return row + "," + format_value(report.learning_rate) + "," + format_value(report.seconds);
 }
 
-MetricsCsvWriter::MetricsCsvWriter(std::filesystem::path path, Index resumed_epochs) : path_(std::move(path)) {
+MetricsCsvWriter::MetricsCsvWriter(std::filesystem::path path, Index resumed_epochs)
+    : path_(std::move(path)) {
   std::string kept;
   if (resumed_epochs > 0) {
     // Rows of epochs after the checkpoint were written by the interrupted run and are redone.

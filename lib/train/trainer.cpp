@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <bit>
-#include <cstdint>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 
 #include "core/errors.hpp"
 
@@ -35,7 +35,8 @@ Trainer::Trainer(const Config& config, Model& model, Optimizer& optimizer, Sched
       if (entry.regularization.l1 > 0 || entry.regularization.l2 > 0) {
         penalties_.push_back(PenaltyTarget{&parameter, entry.regularization.l1, entry.regularization.l2});
       }
-      if (entry.regularization.max_norm > 0) max_norms_.emplace_back(&parameter, entry.regularization.max_norm);
+      if (entry.regularization.max_norm > 0)
+        max_norms_.emplace_back(&parameter, entry.regularization.max_norm);
     }
   }
 }
@@ -52,7 +53,9 @@ Evaluation Trainer::evaluate(const DataView& view) {
 }
 
 nlohmann::json Trainer::progress() const {
-  return {{"metrics", train_metrics_.to_json()}, {"penalty_sum", penalty_sum_}, {"penalty_examples", penalty_examples_}};
+  return {{"metrics", train_metrics_.to_json()},
+          {"penalty_sum", penalty_sum_},
+          {"penalty_examples", penalty_examples_}};
 }
 
 void Trainer::restore_progress(const nlohmann::json& progress) {
@@ -92,9 +95,10 @@ double Trainer::train_step(std::span<const Index> rows, Index epoch, Index step,
     output = &model_.forward(batch_.inputs(), context, binding_.depth);
     data_loss = binding_.loss->forward_backward(*output, targets, &grad_output_);
     if (!std::isfinite(data_loss)) {
-      throw DivergedError("training diverged at epoch " + std::to_string(epoch + 1) + ", step " +
-                          std::to_string(step + 1) + ": the loss is " + std::to_string(data_loss) + "; " +
-                          find_non_finite(model_, binding_.depth).value_or("the first layers' outputs are finite"));
+      throw DivergedError(
+          "training diverged at epoch " + std::to_string(epoch + 1) + ", step " + std::to_string(step + 1) +
+          ": the loss is " + std::to_string(data_loss) + "; " +
+          find_non_finite(model_, binding_.depth).value_or("the first layers' outputs are finite"));
     }
     model_.backward(batch_.inputs(), grad_output_, binding_.depth);
     penalty = penalties_.empty() ? 0.0 : add_weight_penalties(penalties_);
@@ -121,7 +125,6 @@ double Trainer::train_step(std::span<const Index> rows, Index epoch, Index step,
   return data_loss + penalty;
 }
 
-
 TrainState Trainer::fit(TrainState state) {
   for (Callback* callback : callbacks_) callback->on_train_begin(state);
   const Index steps = steps_per_epoch();
@@ -147,7 +150,8 @@ TrainState Trainer::fit(TrainState state) {
     double learning_rate =
         schedule_ ? schedule_->learning_rate(state.epoch, last_step) : optimizer_.initial_learning_rate();
     for (Index step = state.step_in_epoch; step < steps; ++step) {
-      learning_rate = schedule_ ? schedule_->learning_rate(state.epoch, step) : optimizer_.initial_learning_rate();
+      learning_rate =
+          schedule_ ? schedule_->learning_rate(state.epoch, step) : optimizer_.initial_learning_rate();
       optimizer_.set_learning_rate(learning_rate);
       const Index begin = step * batch_size;
       const Index end = std::min<Index>(begin + batch_size, static_cast<Index>(order_.size()));
@@ -173,7 +177,8 @@ TrainState Trainer::fit(TrainState state) {
     }
     report.train = train_metrics_.results();
     if (!penalties_.empty()) {
-      report.train.emplace_back("penalty", penalty_examples_ > 0 ? penalty_sum_ / static_cast<double>(penalty_examples_) : 0.0);
+      report.train.emplace_back(
+          "penalty", penalty_examples_ > 0 ? penalty_sum_ / static_cast<double>(penalty_examples_) : 0.0);
     }
     if (!data_.validation.empty()) report.validation = evaluate(data_.validation).values;
     report.learning_rate = learning_rate;

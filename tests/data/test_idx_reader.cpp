@@ -1,6 +1,5 @@
 #include <doctest/doctest.h>
 
-
 #include "core/errors.hpp"
 #include "data/idx_reader.hpp"
 #include "data/temp_files.hpp"

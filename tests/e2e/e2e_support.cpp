@@ -27,7 +27,9 @@ std::vector<std::string> csv_rows_without_seconds(const std::filesystem::path& p
 std::string tiny_csv_config(const std::filesystem::path& csv, const std::string& extra) {
   return "seed: 5\n"
          "data:\n"
-         "  train: {format: csv, path: " + csv.string() + ", label: label}\n"
+         "  train: {format: csv, path: " +
+         csv.string() +
+         ", label: label}\n"
          "  validation: {split: 0.25}\n"
          "  normalize: standard\n"
          "model:\n"
@@ -37,7 +39,8 @@ std::string tiny_csv_config(const std::filesystem::path& csv, const std::string&
          "    - {type: dense, name: out, units: 3, activation: softmax}\n"
          "loss: cross_entropy\n"
          "metrics: [accuracy]\n"
-         "optimizer: {type: adam, lr: 0.01}\n" + extra;
+         "optimizer: {type: adam, lr: 0.01}\n" +
+         extra;
 }
 
 std::filesystem::path write_blobs_csv(const TempDir& dir, int rows, const std::string& name) {

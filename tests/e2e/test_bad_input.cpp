@@ -29,15 +29,20 @@ TEST_CASE("e2e bad input: config errors exit 2 with file:line:col") {
     std::string name, yaml, expected;
   };
   const std::vector<Case> cases{
-      {"unknown layer", tiny_csv_config(csv, "train: {epochs: 1}\n").replace(
-                            tiny_csv_config(csv).find("type: dense, name: hidden"), 11, "type: dense2d"),
+      {"unknown layer",
+       tiny_csv_config(csv, "train: {epochs: 1}\n")
+           .replace(tiny_csv_config(csv).find("type: dense, name: hidden"), 11, "type: dense2d"),
        "c.yaml:8:14: unknown layer type 'dense2d' (did you mean 'dense'?)"},
-      {"unknown top key", tiny_csv_config(csv, "trian: {epochs: 1}\n"), "c.yaml:14:1: unknown key 'trian' (did you mean 'train'?)"},
+      {"unknown top key", tiny_csv_config(csv, "trian: {epochs: 1}\n"),
+       "c.yaml:14:1: unknown key 'trian' (did you mean 'train'?)"},
       {"bad type", tiny_csv_config(csv, "train: {epochs: abc}\n"), "c.yaml:14:17"},
       {"bad range", tiny_csv_config(csv, "train: {batch_size: 0}\n"), "batch_size"},
-      {"negative lr", tiny_csv_config(csv).replace(tiny_csv_config(csv).find("lr: 0.01"), 8, "lr: -1.0"), "lr"},
-      {"bad dropout", tiny_csv_config(csv).replace(tiny_csv_config(csv).find("rate: 0.1"), 9, "rate: 1.5"), "rate"},
-      {"unknown option", tiny_csv_config(csv).replace(tiny_csv_config(csv).find("units: 8"), 8, "units: 8, unitz: 8"),
+      {"negative lr", tiny_csv_config(csv).replace(tiny_csv_config(csv).find("lr: 0.01"), 8, "lr: -1.0"),
+       "lr"},
+      {"bad dropout", tiny_csv_config(csv).replace(tiny_csv_config(csv).find("rate: 0.1"), 9, "rate: 1.5"),
+       "rate"},
+      {"unknown option",
+       tiny_csv_config(csv).replace(tiny_csv_config(csv).find("units: 8"), 8, "units: 8, unitz: 8"),
        "unknown option 'unitz' (did you mean 'units'?)"},
       {"output mismatch", tiny_csv_config(csv).replace(tiny_csv_config(csv).find("units: 3"), 8, "units: 5"),
        "outputs 5 values but the data has 3 classes"},
@@ -98,7 +103,8 @@ TEST_CASE("e2e bad input: IDX truncated, wrong magic and count mismatch exit 3")
   };
   const std::vector<Case> cases{
       {"truncated", idx(0x08, {10, 4, 4}, 100), idx(0x08, {10}, 10), "i.idx"},
-      {"wrong magic", std::string("\x12\x34\x08\x03", 4) + std::string(200, '\0'), idx(0x08, {10}, 10), "i.idx"},
+      {"wrong magic", std::string("\x12\x34\x08\x03", 4) + std::string(200, '\0'), idx(0x08, {10}, 10),
+       "i.idx"},
       {"count mismatch", idx(0x08, {10, 4, 4}, 160), idx(0x08, {9}, 9), "9"},
   };
   for (const Case& c : cases) {

@@ -20,8 +20,8 @@ TEST_CASE("e2e train: xor_mlp solves XOR and writes a complete run directory") {
   CHECK(summary["epochs"] == 300);
   CHECK(summary["train"]["accuracy"].get<double>() == 1.0);
   const fs::path run = dir / "run";
-  for (const char* file : {"config.yaml", "metrics.csv", "summary.json", "log.txt", "checkpoints/last.safetensors",
-                           "checkpoints/best.safetensors"}) {
+  for (const char* file : {"config.yaml", "metrics.csv", "summary.json", "log.txt",
+                           "checkpoints/last.safetensors", "checkpoints/best.safetensors"}) {
     CHECK_MESSAGE(fs::exists(run / file), file);
   }
   CHECK(csv_rows_without_seconds(run / "metrics.csv").size() == 301);
@@ -56,8 +56,10 @@ TEST_CASE("e2e train: same config, seed and threads give identical metrics twice
   for (const char* threads : {"1", "2"}) {
     CAPTURE(threads);
     const std::string flags = std::string(" --quiet --threads ") + threads + " --out ";
-    const auto first = run_dlrun("train " + config.string() + flags + (dir / ("a" + std::string(threads))).string());
-    const auto second = run_dlrun("train " + config.string() + flags + (dir / ("b" + std::string(threads))).string());
+    const auto first =
+        run_dlrun("train " + config.string() + flags + (dir / ("a" + std::string(threads))).string());
+    const auto second =
+        run_dlrun("train " + config.string() + flags + (dir / ("b" + std::string(threads))).string());
     REQUIRE_MESSAGE(first.exit_code == 0, first.err);
     REQUIRE_MESSAGE(second.exit_code == 0, second.err);
     CHECK(csv_rows_without_seconds(dir / ("a" + std::string(threads)) / "metrics.csv") ==

@@ -9,8 +9,8 @@
 #include "core/errors.hpp"
 #include "io/files.hpp"
 #include "io/safetensors.hpp"
-#include "support/temp_dir.hpp"
 #include "support/fixtures.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace dlrun;
 using testing::read_bytes;

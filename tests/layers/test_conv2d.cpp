@@ -321,7 +321,8 @@ TEST_CASE("conv2d: a fused relu equals conv2d followed by a relu layer, forward 
     REQUIRE(fused->fuse_activation("relu"));
     CHECK_FALSE(plain->fuse_activation("tanh"));  // only relu is fused; the plain layer stays plain
     Rng act_rng(1);
-    auto relu = testing::build_layer("activation", {{"function", "relu"}}, fused->output_shape(input_shape), act_rng);
+    auto relu =
+        testing::build_layer("activation", {{"function", "relu"}}, fused->output_shape(input_shape), act_rng);
 
     Rng data(8);
     const Tensor input = testing::random_normal(input_shape, data);
@@ -340,8 +341,8 @@ TEST_CASE("conv2d: a fused relu equals conv2d followed by a relu layer, forward 
     CHECK(testing::max_abs_difference(fused_grad_in, plain_grad_in) < 1e-6);
     for (const char* name : {"weight", "bias"}) {
       CAPTURE(name);
-      CHECK(testing::max_abs_difference(testing::parameter(*fused, name).grad, testing::parameter(*plain, name).grad) <
-            1e-5);
+      CHECK(testing::max_abs_difference(testing::parameter(*fused, name).grad,
+                                        testing::parameter(*plain, name).grad) < 1e-5);
     }
   }
   set_thread_count(0);

@@ -21,7 +21,8 @@ Tensor tensor_from_json(const nlohmann::json& value) {
   for (const auto& d : value.at("shape")) dims.push_back(d.get<Index>());
   Tensor tensor{Shape(dims)};
   const auto& data = value.at("data");
-  if (static_cast<Index>(data.size()) != tensor.size()) throw std::runtime_error("fixture tensor size mismatch");
+  if (static_cast<Index>(data.size()) != tensor.size())
+    throw std::runtime_error("fixture tensor size mismatch");
   for (Index i = 0; i < tensor.size(); ++i) tensor[i] = data[static_cast<std::size_t>(i)].get<float>();
   return tensor;
 }

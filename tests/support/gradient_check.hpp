@@ -11,14 +11,14 @@
 namespace dlrun::testing {
 
 struct GradientCheckOptions {
-  double step = 1e-3;            // central-difference step
-  double tolerance = 2e-2;       // on |a - n| / max(|a|, |n|, 1)
-  Index max_coordinates = 256;   // sample coordinates of large tensors
+  double step = 1e-3;           // central-difference step
+  double tolerance = 2e-2;      // on |a - n| / max(|a|, |n|, 1)
+  Index max_coordinates = 256;  // sample coordinates of large tensors
   std::uint64_t seed = 1234;
-  float kink = 0.0f;             // skip coordinates with | |x| - kink | < kink_width (ReLU, max-pool)
-  float kink_width = -1.0f;      //   disabled when negative
-  Mode mode = Mode::eval;        // batch norm is also checked in Mode::train
-  bool check_input = true;       // false for layers whose input is not differentiable (embedding ids)
+  float kink = 0.0f;                // skip coordinates with | |x| - kink | < kink_width (ReLU, max-pool)
+  float kink_width = -1.0f;         //   disabled when negative
+  Mode mode = Mode::eval;           // batch norm is also checked in Mode::train
+  bool check_input = true;          // false for layers whose input is not differentiable (embedding ids)
   std::vector<float> input_values;  // when not empty, the input to use (e.g. token ids)
 };
 

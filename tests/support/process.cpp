@@ -13,8 +13,8 @@ CommandResult run_dlrun(const std::string& arguments, const std::filesystem::pat
   const auto err = capture / "stderr";
   std::string command;
   if (!directory.empty()) command += "cd '" + directory.string() + "' && ";
-  command += std::string("'") + DLRUN_BINARY + "' " + arguments + " >'" + out.string() + "' 2>'" + err.string() +
-             "' </dev/null";
+  command += std::string("'") + DLRUN_BINARY + "' " + arguments + " >'" + out.string() + "' 2>'" +
+             err.string() + "' </dev/null";
   const int status = std::system(command.c_str());
   CommandResult result;
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;

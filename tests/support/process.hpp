@@ -17,5 +17,4 @@ struct CommandResult {
 // Runs `dlrun <arguments>` (arguments are passed to /bin/sh as written) in `directory`.
 CommandResult run_dlrun(const std::string& arguments, const std::filesystem::path& directory = {});
 
-
 }  // namespace dlrun::testing

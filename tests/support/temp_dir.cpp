@@ -30,7 +30,8 @@ std::filesystem::path TempDir::write_gzip(const std::string& name, std::string_v
   const auto file = path_ / name;
   gzFile out = gzopen(file.c_str(), "wb");
   if (out == nullptr) throw std::runtime_error("cannot write " + file.string());
-  const int written = contents.empty() ? 0 : gzwrite(out, contents.data(), static_cast<unsigned>(contents.size()));
+  const int written =
+      contents.empty() ? 0 : gzwrite(out, contents.data(), static_cast<unsigned>(contents.size()));
   gzclose(out);
   if (written != static_cast<int>(contents.size())) throw std::runtime_error("cannot write " + file.string());
   return file;
