@@ -1,13 +1,12 @@
 // dlrun eval (metrics of a checkpoint on a split, with a confusion matrix and per-class scores for
 // classification) and dlrun predict (class and probabilities, or raw outputs, as CSV).
 #include <cmath>
-#include <cstdio>
-#include <fstream>
 #include <iostream>
 
 #include "app/commands.hpp"
 #include "app/config_loading.hpp"
 #include "app/console.hpp"
+#include "core/options.hpp"
 #include "data/inputs.hpp"
 #include "io/files.hpp"
 #include "train/checkpoint.hpp"
@@ -27,12 +26,6 @@ std::unique_ptr<Experiment> experiment_with_checkpoint(const CommonOptions& comm
   return experiment;
 }
 
-std::string format_value(double value) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.9g", value);
-  return buffer;
-}
-
 }  // namespace
 
 int run_eval(const CommonOptions& common, const EvalOptions& options) {
@@ -43,7 +36,7 @@ int run_eval(const CommonOptions& common, const EvalOptions& options) {
                                                          : e.data.train;
   if (view.empty()) throw ConfigError("the config has no " + options.split + " data to evaluate");
   const LossBinding binding = bind_loss(e.model, *e.loss);
-  const Index batch = std::max<Index>(e.config.train.batch_size, 256);
+  const Index batch = evaluation_batch_size(e.config.train.batch_size);
   const Evaluation evaluation =
       evaluate(e.model, binding, view, e.data.transform, e.task, e.config.metrics, batch);
   nlohmann::json summary{{"command", "eval"},
@@ -90,16 +83,16 @@ int run_predict(const CommonOptions& common, const PredictOptions& options) {
   std::string text = header + "\n";
 
   std::vector<double> probabilities;
-  const Index batch_size = std::max<Index>(e.config.train.batch_size, 256);
+  const Index batch_size = evaluation_batch_size(e.config.train.batch_size);
   predict_all(e.model, inputs, e.data.transform, batch_size, [&](Index index, std::span<const float> values) {
     text += std::to_string(index);
     if (classify) {
       class_probabilities(values, e.loss->type(), final_applied, probabilities);
       const auto best = std::max_element(probabilities.begin(), probabilities.end()) - probabilities.begin();
       text += "," + train.class_names[static_cast<std::size_t>(best)];
-      for (const double p : probabilities) text += "," + format_value(p);
+      for (const double p : probabilities) text += "," + format_number(p);
     } else {
-      for (const float v : values) text += "," + format_value(v);
+      for (const float v : values) text += "," + format_number(v);
     }
     text += "\n";
   });

@@ -1,15 +1,14 @@
 #include "core/options.hpp"
 
 #include <cmath>
-#include <sstream>
+#include <cstdio>
 
 namespace dlrun {
 
 std::string format_number(double value) {
-  std::ostringstream out;
-  out.precision(9);
-  out << value;
-  return out.str();
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.9g", value);
+  return buffer;
 }
 
 Options::Options(const Node& node, std::string context, std::vector<std::string> ignored)

@@ -58,7 +58,7 @@ class Options {
   std::set<std::string, std::less<>> used_;
 };
 
-// Formats a number the way messages show it.
+// Formats a number with 9 significant digits (%.9g): messages, metrics.csv, predict output.
 std::string format_number(double value);
 
 }  // namespace dlrun

@@ -1,6 +1,7 @@
 // Evaluation of a model on a data view (eval mode, no gradients), and prediction.
 #pragma once
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,11 @@ struct LossBinding {
 };
 
 LossBinding bind_loss(Model& model, Loss& loss);
+
+// Evaluation and prediction need no gradients, so they use batches of at least 256 (larger GEMMs).
+inline Index evaluation_batch_size(Index train_batch_size) {
+  return std::max<Index>(train_batch_size, 256);
+}
 
 // The predictions that value metrics (mae, rmse, r2) compare with the targets: the model's final
 // output. When a final sigmoid is fused into binary_cross_entropy (an autoencoder on [0, 1]

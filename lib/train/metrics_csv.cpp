@@ -1,22 +1,13 @@
 #include "train/metrics_csv.hpp"
 
-#include <cstdio>
-#include <sstream>
 #include <vector>
 
 #include "core/errors.hpp"
+#include "core/options.hpp"
 #include "io/files.hpp"
 
 namespace dlrun {
-namespace {
-
-std::string format_value(double value) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.9g", value);
-  return buffer;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 std::string metrics_csv_header(const EpochReport& report) {
   std::string header = "epoch";
@@ -27,9 +18,9 @@ std::string metrics_csv_header(const EpochReport& report) {
 
 std::string metrics_csv_row(const EpochReport& report) {
   std::string row = std::to_string(report.epoch);
-  for (const auto& [name, value] : report.train) row += "," + format_value(value);
-  for (const auto& [name, value] : report.validation) row += "," + format_value(value);
-  return row + "," + format_value(report.learning_rate) + "," + format_value(report.seconds);
+  for (const auto& [name, value] : report.train) row += "," + format_number(value);
+  for (const auto& [name, value] : report.validation) row += "," + format_number(value);
+  return row + "," + format_number(report.learning_rate) + "," + format_number(report.seconds);
 }
 
 MetricsCsvWriter::MetricsCsvWriter(std::filesystem::path path, Index resumed_epochs)

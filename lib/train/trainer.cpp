@@ -48,7 +48,7 @@ Index Trainer::steps_per_epoch() const {
 }
 
 Evaluation Trainer::evaluate(const DataView& view) {
-  const Index batch = std::max<Index>(config_.train.batch_size, 256);
+  const Index batch = evaluation_batch_size(config_.train.batch_size);
   return dlrun::evaluate(model_, binding_, view, data_.transform, task_, config_.metrics, batch);
 }
 
