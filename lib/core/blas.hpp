@@ -20,8 +20,7 @@ void gemm(Transpose transpose_a, Transpose transpose_b, Index m, Index n, Index 
 void gemm_reference(Transpose transpose_a, Transpose transpose_b, Index m, Index n, Index k, float alpha,
                     std::span<const float> a, std::span<const float> b, float beta, std::span<float> c);
 
-// How many threads OpenBLAS itself may use for one call.
+// How many threads OpenBLAS itself may use for one call (dlrun keeps it at 1: see threads.cpp).
 void set_blas_threads(int threads);
-int blas_threads();
 
 }  // namespace dlrun
