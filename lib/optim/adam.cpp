@@ -3,9 +3,43 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/simd.hpp"
 #include "core/threads.hpp"
 
 namespace dlrun {
+namespace {
+
+struct AdamStepConstants {
+  float l2, beta1, beta2, one_minus_beta1, one_minus_beta2, bias_correction2_sqrt, eps, shrink, step_size;
+};
+
+// Restrict-qualified pointers, constants passed by value and a branch-free body let the compiler
+// vectorise these loops (the stores could otherwise alias the constants).
+DLRUN_SIMD_CLONES void adam_range(AdamStepConstants c, Index n, float* __restrict w,
+                                  const float* __restrict g_in, float* __restrict m, float* __restrict v) {
+  for (Index i = 0; i < n; ++i) {
+    const float g = g_in[i] + c.l2 * w[i];
+    m[i] = m[i] * c.beta1 + c.one_minus_beta1 * g;
+    v[i] = v[i] * c.beta2 + c.one_minus_beta2 * g * g;
+    const float denom = std::sqrt(v[i]) / c.bias_correction2_sqrt + c.eps;
+    w[i] = w[i] * c.shrink - c.step_size * (m[i] / denom);
+  }
+}
+
+DLRUN_SIMD_CLONES void amsgrad_range(AdamStepConstants c, Index n, float* __restrict w,
+                                     const float* __restrict g_in, float* __restrict m, float* __restrict v,
+                                     float* __restrict v_max) {
+  for (Index i = 0; i < n; ++i) {
+    const float g = g_in[i] + c.l2 * w[i];
+    m[i] = m[i] * c.beta1 + c.one_minus_beta1 * g;
+    v[i] = v[i] * c.beta2 + c.one_minus_beta2 * g * g;
+    v_max[i] = std::max(v_max[i], v[i]);
+    const float denom = std::sqrt(v_max[i]) / c.bias_correction2_sqrt + c.eps;
+    w[i] = w[i] * c.shrink - c.step_size * (m[i] / denom);
+  }
+}
+
+}  // namespace
 
 Adam::Adam(const AdamSpec& spec, std::vector<ParameterRef> parameters)
     : ElementwiseOptimizer(spec.lr, std::move(parameters)), spec_(spec) {
@@ -21,50 +55,29 @@ void Adam::update(std::size_t index, std::span<float> value, std::span<const flo
   const auto step = static_cast<double>(step_count());
   const double bias_correction1 = 1.0 - std::pow(spec_.beta1, step);
   const double bias_correction2 = 1.0 - std::pow(spec_.beta2, step);
-  const auto step_size = static_cast<float>(lr / bias_correction1);
-  const auto bias_correction2_sqrt = static_cast<float>(std::sqrt(bias_correction2));
-  const auto beta1 = static_cast<float>(spec_.beta1);
-  const auto beta2 = static_cast<float>(spec_.beta2);
-  const auto one_minus_beta1 = static_cast<float>(1.0 - spec_.beta1);
-  const auto one_minus_beta2 = static_cast<float>(1.0 - spec_.beta2);
-  const auto eps = static_cast<float>(spec_.eps);
   // Adam adds the decay to the gradient; AdamW shrinks the parameter instead.
-  const auto l2 = static_cast<float>(spec_.decoupled ? 0.0 : spec_.weight_decay);
-  const auto shrink = static_cast<float>(spec_.decoupled ? 1.0 - lr * spec_.weight_decay : 1.0);
-
-  // Restrict-qualified pointers and a branch-free body let the compiler vectorise the loop; large
-  // tensors are split over the threads (the update is memory-bound, and each element is independent).
-  float* const w_all = value.data();
-  const float* const g_all = grad.data();
-  float* const m_all = exp_avg_[index].data();
-  float* const v_all = exp_avg_sq_[index].data();
-  float* const v_max_all = spec_.amsgrad ? max_exp_avg_sq_[index].data() : nullptr;
-  // Captured by value: the stores through w, m and v could otherwise alias the captured scalars,
-  // which would keep the compiler from vectorising.
-  auto update_range = [=](Index begin, Index end) {
-    float* __restrict w = w_all + begin;
-    const float* __restrict g_in = g_all + begin;
-    float* __restrict m = m_all + begin;
-    float* __restrict v = v_all + begin;
-    const Index n = end - begin;
-    if (v_max_all == nullptr) {
-      for (Index i = 0; i < n; ++i) {
-        const float g = g_in[i] + l2 * w[i];
-        m[i] = m[i] * beta1 + one_minus_beta1 * g;
-        v[i] = v[i] * beta2 + one_minus_beta2 * g * g;
-        const float denom = std::sqrt(v[i]) / bias_correction2_sqrt + eps;
-        w[i] = w[i] * shrink - step_size * (m[i] / denom);
-      }
-      return;
-    }
-    float* __restrict v_max = v_max_all + begin;
-    for (Index i = 0; i < n; ++i) {
-      const float g = g_in[i] + l2 * w[i];
-      m[i] = m[i] * beta1 + one_minus_beta1 * g;
-      v[i] = v[i] * beta2 + one_minus_beta2 * g * g;
-      v_max[i] = std::max(v_max[i], v[i]);
-      const float denom = std::sqrt(v_max[i]) / bias_correction2_sqrt + eps;
-      w[i] = w[i] * shrink - step_size * (m[i] / denom);
+  const AdamStepConstants c{
+      .l2 = static_cast<float>(spec_.decoupled ? 0.0 : spec_.weight_decay),
+      .beta1 = static_cast<float>(spec_.beta1),
+      .beta2 = static_cast<float>(spec_.beta2),
+      .one_minus_beta1 = static_cast<float>(1.0 - spec_.beta1),
+      .one_minus_beta2 = static_cast<float>(1.0 - spec_.beta2),
+      .bias_correction2_sqrt = static_cast<float>(std::sqrt(bias_correction2)),
+      .eps = static_cast<float>(spec_.eps),
+      .shrink = static_cast<float>(spec_.decoupled ? 1.0 - lr * spec_.weight_decay : 1.0),
+      .step_size = static_cast<float>(lr / bias_correction1),
+  };
+  float* const w = value.data();
+  const float* const g = grad.data();
+  float* const m = exp_avg_[index].data();
+  float* const v = exp_avg_sq_[index].data();
+  float* const v_max = spec_.amsgrad ? max_exp_avg_sq_[index].data() : nullptr;
+  // Large tensors are split over the threads; each element is independent.
+  auto update_range = [&](Index begin, Index end) {
+    if (v_max == nullptr) {
+      adam_range(c, end - begin, w + begin, g + begin, m + begin, v + begin);
+    } else {
+      amsgrad_range(c, end - begin, w + begin, g + begin, m + begin, v + begin, v_max + begin);
     }
   };
   parallel_for(static_cast<Index>(value.size()), update_range, Index{1} << 15);
