@@ -155,7 +155,7 @@ Index Conv2d::block_size(const ConvGeometry& geometry, Index batch) const {
 // With S = 1 the product is the sample's (F, P) output itself; otherwise it goes through
 // `products` and is copied out per sample.
 void Conv2d::forward_block(const ConvGeometry& g, Workspace& workspace, const Tensor& input, Index begin,
-                           Index end, Tensor& output) {
+                           Index end, float* destination) {
   const Index samples = end - begin;
   const Index positions = g.column_cols();
   const Index width = samples * positions;
@@ -167,7 +167,7 @@ void Conv2d::forward_block(const ConvGeometry& g, Workspace& workspace, const Te
     im2col(g, sample(input, begin + s),
            workspace.columns.values().subspan(static_cast<std::size_t>(s * positions)), width);
   }
-  std::span<float> product = sample(output, begin).subspan(0, static_cast<std::size_t>(filters * width));
+  std::span<float> product(destination, static_cast<std::size_t>(filters * width));
   if (samples > 1) {
     reserve(workspace.products, filters * width);
     product = workspace.products.values();
@@ -189,13 +189,12 @@ void Conv2d::forward_block(const ConvGeometry& g, Workspace& workspace, const Te
     for (Index s = 0; s < samples; ++s) {
       for (Index f = 0; f < filters; ++f) {
         std::copy_n(product.data() + f * width + s * positions, positions,
-                    output.data() + ((begin + s) * filters + f) * positions);
+                    destination + (s * filters + f) * positions);
       }
     }
   }
   if (fused_relu_) {  // the block is still in cache
-    float* values = output.data() + begin * filters * positions;
-    for (Index i = 0; i < samples * filters * positions; ++i) values[i] = std::max(values[i], 0.0f);
+    for (Index i = 0; i < samples * filters * positions; ++i) destination[i] = std::max(destination[i], 0.0f);
   }
 }
 
@@ -204,13 +203,103 @@ bool Conv2d::fuse_activation(std::string_view function) {
   return fused_relu_;
 }
 
+bool Conv2d::fuse_next(const Layer& next) {
+  if (next.kind() != MaxPool2d::kKind) return false;
+  fused_pool_ = static_cast<const MaxPool2d&>(next).spec();
+  return true;
+}
+
+PoolGeometry Conv2d::pool_geometry(const ConvGeometry& g) const {
+  const Pool2dSpec& pool = *fused_pool_;
+  return PoolGeometry{g.output_h(),  g.output_w(),  pool.pool_h, pool.pool_w,
+                      pool.stride_h, pool.stride_w, pool.pad_h,  pool.pad_w};
+}
+
 void Conv2d::forward(const Tensor& input, Tensor& output, const ForwardContext& /*context*/) {
   const ConvGeometry g = geometry_for(input.shape());
   const Index batch = input.shape()[0];
-  output.resize({batch, spec_.filters, g.output_h(), g.output_w()});
-  for_sample_blocks(batch, block_size(g, batch), [&](Workspace& workspace, Index begin, Index end) {
-    forward_block(g, workspace, input, begin, end, output);
+  const Index block = block_size(g, batch);
+  if (!fused_pool_) {
+    output.resize({batch, spec_.filters, g.output_h(), g.output_w()});
+    for_sample_blocks(batch, block, [&](Workspace& workspace, Index begin, Index end) {
+      forward_block(g, workspace, input, begin, end, sample(output, begin).data());
+    });
+    return;
+  }
+  const PoolGeometry pool = pool_geometry(g);
+  output.resize({batch, spec_.filters, pool.output_h(), pool.output_w()});
+  pool_argmax_.resize(static_cast<std::size_t>(output.size()));
+  const Index planes_per_block = block * spec_.filters;
+  for_sample_blocks(batch, block, [&](Workspace& workspace, Index begin, Index end) {
+    reserve(workspace.unpooled, planes_per_block * pool.input_size());
+    forward_block(g, workspace, input, begin, end, workspace.unpooled.data());
+    const Index first_plane = begin * spec_.filters;
+    for (Index p = 0; p < (end - begin) * spec_.filters; ++p) {
+      const Index at = (first_plane + p) * pool.output_size();
+      max_pool2d_plane(
+          pool,
+          workspace.unpooled.values().subspan(static_cast<std::size_t>(p * pool.input_size()),
+                                              static_cast<std::size_t>(pool.input_size())),
+          output.values().subspan(static_cast<std::size_t>(at), static_cast<std::size_t>(pool.output_size())),
+          std::span(pool_argmax_)
+              .subspan(static_cast<std::size_t>(at), static_cast<std::size_t>(pool.output_size())));
+    }
   });
+}
+
+void Conv2d::gather_gradient(const ConvGeometry& g, Workspace& workspace, const Tensor& output,
+                             const Tensor& grad_output, Index begin, Index end) {
+  const Index samples = end - begin;
+  const Index positions = g.column_cols();
+  const Index width = samples * positions;
+  const Index filters = spec_.filters;
+  reserve(workspace.products, filters * width);
+  if (fused_pool_) {
+    // As MaxPool2d::backward then the relu's: each window's gradient goes to its argmax, where the
+    // relu passes it when the output there, the window's maximum, is > 0.
+    const PoolGeometry pool = pool_geometry(g);
+    const Index pooled = pool.output_size();
+    reserve(workspace.pooled_gradient, pooled);
+    for (Index s = 0; s < samples; ++s) {
+      for (Index f = 0; f < filters; ++f) {
+        const auto from = static_cast<std::size_t>(((begin + s) * filters + f) * pooled);
+        std::span<const float> plane_gradient =
+            grad_output.values().subspan(from, static_cast<std::size_t>(pooled));
+        if (fused_relu_) {
+          const float* g_out = plane_gradient.data();
+          const float* y = output.data() + from;
+          float* masked = workspace.pooled_gradient.data();
+          for (Index o = 0; o < pooled; ++o) {
+            const float g_o = g_out[o];  // loaded unconditionally, so the select vectorises
+            masked[o] = y[o] > 0.0f ? g_o : 0.0f;
+          }
+          plane_gradient = workspace.pooled_gradient.values().subspan(0, static_cast<std::size_t>(pooled));
+        }
+        max_pool2d_plane_backward(
+            pool, plane_gradient, std::span(pool_argmax_).subspan(from, static_cast<std::size_t>(pooled)),
+            workspace.products.values().subspan(static_cast<std::size_t>(f * width + s * positions),
+                                                static_cast<std::size_t>(positions)));
+      }
+    }
+    return;
+  }
+  // (N, F, OH, OW) -> (F, S*OH*OW); a fused relu passes the gradient only where the output is > 0.
+  for (Index s = 0; s < samples; ++s) {
+    for (Index f = 0; f < filters; ++f) {
+      const Index from = ((begin + s) * filters + f) * positions;
+      float* to = workspace.products.data() + f * width + s * positions;
+      if (fused_relu_) {
+        const float* g_out = grad_output.data() + from;
+        const float* y = output.data() + from;
+        for (Index p = 0; p < positions; ++p) {
+          const float g = g_out[p];  // loaded unconditionally, so the select vectorises
+          to[p] = y[p] > 0.0f ? g : 0.0f;
+        }
+      } else {
+        std::copy_n(grad_output.data() + from, positions, to);
+      }
+    }
+  }
 }
 
 // For a block: columns <- im2col (recomputed rather than kept from forward: cheap, and cache-
@@ -233,25 +322,8 @@ void Conv2d::backward_block(const ConvGeometry& g, Workspace& workspace, const T
   }
   std::span<const float> gradient =
       sample(grad_output, begin).subspan(0, static_cast<std::size_t>(filters * width));
-  if (samples > 1 || fused_relu_) {
-    // Gather the block's gradient as (F, S*OH*OW); a fused relu passes it only where the output is > 0.
-    reserve(workspace.products, filters * width);
-    for (Index s = 0; s < samples; ++s) {
-      for (Index f = 0; f < filters; ++f) {
-        const Index from = ((begin + s) * filters + f) * positions;
-        float* to = workspace.products.data() + f * width + s * positions;
-        if (fused_relu_) {
-          const float* g_out = grad_output.data() + from;
-          const float* y = output.data() + from;
-          for (Index p = 0; p < positions; ++p) {
-            const float g = g_out[p];  // loaded unconditionally, so the select vectorises
-            to[p] = y[p] > 0.0f ? g : 0.0f;
-          }
-        } else {
-          std::copy_n(grad_output.data() + from, positions, to);
-        }
-      }
-    }
+  if (samples > 1 || fused_relu_ || fused_pool_) {
+    gather_gradient(g, workspace, output, grad_output, begin, end);
     gradient = workspace.products.values();
   }
   if (spec_.bias) {
@@ -282,9 +354,10 @@ void Conv2d::backward(const Tensor& input, const Tensor& output, const Tensor& g
                       Tensor& grad_input) {
   const ConvGeometry g = geometry_for(input.shape());
   const Index batch = input.shape()[0];
-  if (grad_output.size() != batch * spec_.filters * g.column_cols()) {
+  const Index output_positions = fused_pool_ ? pool_geometry(g).output_size() : g.column_cols();
+  if (grad_output.size() != batch * spec_.filters * output_positions || grad_output.size() != output.size()) {
     throw ShapeError(layer_label(name_, kKind) + ": grad_output " + grad_output.shape().to_string() +
-                     " does not match the output " + output_shape(input.shape()).to_string());
+                     " does not match the output " + output.shape().to_string());
   }
   grad_input.resize(input.shape());
   prepare_workers(batch);

@@ -6,8 +6,13 @@
 #include <string>
 #include <vector>
 
+#include <cstdint>
+#include <optional>
+
 #include "core/im2col.hpp"
+#include "core/pool2d.hpp"
 #include "layers/layer.hpp"
+#include "layers/pooling.hpp"
 #include "layers/registry.hpp"
 
 namespace dlrun {
@@ -41,6 +46,10 @@ class Conv2d final : public Layer {
   // Takes "relu": the output is clamped in the block that computed it, and backward masks the
   // gradient by the output while gathering it (no separate activation layer, no extra passes).
   bool fuse_activation(std::string_view function) override;
+  // Takes a following maxpool2d: each block of samples is pooled right after its GEMM, while in
+  // cache, and only the pooled output and the argmax of each window are kept. forward() then
+  // writes the pooled shape and backward() takes the pooled gradient.
+  bool fuse_next(const Layer& next) override;
   std::span<Parameter> parameters() override { return parameters_; }
   double flops_per_example(const Shape& input) const override;
 
@@ -49,9 +58,11 @@ class Conv2d final : public Layer {
   ConvGeometry geometry_for(const Shape& input) const;
   // One worker's scratch, sized on first use and then reused: no allocation per batch.
   struct Workspace {
-    Tensor columns;      // (C*KH*KW, S*OH*OW) for a block of S samples; in backward, grad_columns
-    Tensor products;     // (F, S*OH*OW): GEMM output, or the gathered grad_output (only when S > 1)
-    Tensor grad_weight;  // this worker's share of grad_weight
+    Tensor columns;          // (C*KH*KW, S*OH*OW) for a block of S samples; in backward, grad_columns
+    Tensor products;         // (F, S*OH*OW): GEMM output, or the gathered grad_output (S > 1 or fused)
+    Tensor unpooled;         // (S, F, OH, OW): the block's output before a fused maxpool2d
+    Tensor pooled_gradient;  // one plane of a fused maxpool2d's gradient, masked by a fused relu
+    Tensor grad_weight;      // this worker's share of grad_weight
     std::vector<double> grad_bias;
   };
   // How many workers share a batch (the thread count, at most the batch); sizes workspaces_.
@@ -62,8 +73,15 @@ class Conv2d final : public Layer {
   void for_sample_blocks(Index batch, Index block, const Body& body);
   // Samples per GEMM: enough output positions per GEMM call to keep it efficient.
   Index block_size(const ConvGeometry& geometry, Index batch) const;
+  // The geometry of a fused maxpool2d's planes.
+  PoolGeometry pool_geometry(const ConvGeometry& geometry) const;
+  // Writes the outputs of samples [begin, end) as (S, F, OH, OW) from `destination`.
   void forward_block(const ConvGeometry& geometry, Workspace& workspace, const Tensor& input, Index begin,
-                     Index end, Tensor& output);
+                     Index end, float* destination);
+  // workspace.products <- the block's gradient with respect to the convolution's output (F, S*OH*OW),
+  // routed back through a fused maxpool2d and masked by a fused relu.
+  void gather_gradient(const ConvGeometry& geometry, Workspace& workspace, const Tensor& output,
+                       const Tensor& grad_output, Index begin, Index end);
   void backward_block(const ConvGeometry& geometry, Workspace& workspace, const Tensor& input,
                       const Tensor& output, const Tensor& grad_output, Index begin, Index end,
                       Tensor& grad_input);
@@ -77,6 +95,8 @@ class Conv2d final : public Layer {
   Index extra_pad_h_ = 0;  // one more zero row/column after, for 'same' with an even kernel
   Index extra_pad_w_ = 0;
   bool fused_relu_ = false;
+  std::optional<Pool2dSpec> fused_pool_;   // a fused maxpool2d
+  std::vector<std::int32_t> pool_argmax_;  // its windows' argmax, per output element (as MaxPool2d)
   std::vector<Parameter> parameters_;
   std::vector<Workspace> workspaces_;  // one per worker thread
 };

@@ -58,6 +58,12 @@ class Layer {
   // activation layer. Fused results must equal the unfused pair's.
   virtual bool fuse_activation(std::string_view /*function*/) { return false; }
 
+  // Offers to compute `next`, the layer that consumes this layer's output, inside this layer's
+  // forward() and backward(), so the intermediate output never leaves the cache. Returns true when
+  // taken: the model then calls this layer with `next`'s output and output gradient, and no longer
+  // calls `next`. Fused results must equal the unfused pair's.
+  virtual bool fuse_next(const Layer& /*next*/) { return false; }
+
   // Whether backward() must compute grad_input (default true). The model may clear it for the first
   // layer, whose input is the data: a layer may then skip that work (conv2d saves a GEMM and col2im,
   // about a quarter of its time) and leave grad_input's values unspecified, still resized like input.

@@ -31,6 +31,7 @@ class MaxPool2d final : public Layer {
   void forward(const Tensor& input, Tensor& output, const ForwardContext& context) override;
   void backward(const Tensor& input, const Tensor& output, const Tensor& grad_output,
                 Tensor& grad_input) override;
+  const Pool2dSpec& spec() const { return spec_; }
 
  private:
   std::string name_;

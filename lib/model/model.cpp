@@ -1,5 +1,6 @@
 #include "model/model.hpp"
 
+#include "core/errors.hpp"
 #include "layers/activation.hpp"
 
 namespace dlrun {
@@ -92,6 +93,13 @@ Model Model::build(const std::vector<LayerConfig>& layers, const Shape& input_sh
       model.layers_.push_back(std::move(act));
     }
   }
+  // Pairs such as conv2d + maxpool2d run as one layer. A final layer stays separate: evaluation
+  // may stop the forward pass before the final layer (see Model::forward), never inside a pair.
+  for (std::size_t i = 1; i + 1 < model.layers_.size(); ++i) {
+    ModelLayer& previous = model.layers_[i - 1];
+    if (!previous.fused_into_previous && previous.layer->fuse_next(*model.layers_[i].layer))
+      model.layers_[i].fused_into_previous = true;
+  }
   // The first layer's input is data: nobody needs its gradient.
   if (!model.layers_.empty()) model.layers_.front().layer->set_input_grad_needed(false);
   model.outputs_.resize(model.layers_.size());
@@ -103,11 +111,22 @@ Shape Model::output_shape() const {
   return layers_.back().output_shape.without_batch();
 }
 
+// Where layer i's forward() writes: its own output, or the next layer's when it computes that one.
+std::size_t Model::output_slot(Index i, Index depth) const {
+  const auto next = static_cast<std::size_t>(i + 1);
+  if (next < layers_.size() && layers_[next].fused_into_previous) {
+    require(i + 1 < depth, "Model: a forward pass may not stop inside a fused pair of layers");
+    return next;
+  }
+  return static_cast<std::size_t>(i);
+}
+
 const Tensor& Model::forward(const Tensor& input, const ForwardContext& context, Index depth) {
   if (depth < 0 || depth > size()) depth = size();
   const Tensor* current = &input;
   for (Index i = 0; i < depth; ++i) {
-    Tensor& output = outputs_[static_cast<std::size_t>(i)];
+    if (layers_[static_cast<std::size_t>(i)].fused_into_previous) continue;
+    Tensor& output = outputs_[output_slot(i, depth)];
     layers_[static_cast<std::size_t>(i)].layer->forward(*current, output, context);
     current = &output;
   }
@@ -117,11 +136,14 @@ const Tensor& Model::forward(const Tensor& input, const ForwardContext& context,
 void Model::backward(const Tensor& input, const Tensor& grad_output, Index depth) {
   if (depth < 0 || depth > size()) depth = size();
   const Tensor* grad = &grad_output;
+  bool into_a = true;  // ping-pong: never write the buffer being read
   for (Index i = depth - 1; i >= 0; --i) {
     const auto at = static_cast<std::size_t>(i);
+    if (layers_[at].fused_into_previous) continue;
     const Tensor& layer_input = i == 0 ? input : outputs_[at - 1];
-    Tensor& grad_input = (depth - 1 - i) % 2 == 0 ? grad_a_ : grad_b_;
-    layers_[at].layer->backward(layer_input, outputs_[at], *grad, grad_input);
+    Tensor& grad_input = into_a ? grad_a_ : grad_b_;
+    into_a = !into_a;
+    layers_[at].layer->backward(layer_input, outputs_[output_slot(i, depth)], *grad, grad_input);
     grad = &grad_input;
   }
 }

@@ -28,6 +28,8 @@ struct ModelLayer {
   std::unique_ptr<Layer> layer;
   Shape output_shape;  // with a batch axis of 1
   LayerRegularization regularization;
+  // Computed inside the layer before it (Layer::fuse_next), which writes this layer's output.
+  bool fused_into_previous = false;
 };
 
 struct LayerSummary {
@@ -60,7 +62,8 @@ class Model {
 
   Index size() const { return static_cast<Index>(layers_.size()); }
   const ModelLayer& layer(Index i) const { return layers_[static_cast<std::size_t>(i)]; }
-  // Layer i's output from the last forward().
+  // Layer i's output from the last forward() (empty for a layer whose output is computed only
+  // inside the fused layer after it).
   const Tensor& output(Index i) const { return outputs_[static_cast<std::size_t>(i)]; }
   ModelLayer& layer(Index i) { return layers_[static_cast<std::size_t>(i)]; }
   const Shape& input_shape() const { return input_shape_; }
@@ -78,6 +81,8 @@ class Model {
   std::string final_activation() const;
 
  private:
+  std::size_t output_slot(Index i, Index depth) const;
+
   Shape input_shape_;
   std::vector<ModelLayer> layers_;
   std::vector<Tensor> outputs_;  // one per layer
