@@ -6,6 +6,7 @@
 #include "core/blas.hpp"
 #include "core/errors.hpp"
 #include "core/threads.hpp"
+#include "layers/flatten.hpp"
 #include "layers/layer_label.hpp"
 
 namespace dlrun {
@@ -204,9 +205,22 @@ bool Conv2d::fuse_activation(std::string_view function) {
 }
 
 bool Conv2d::fuse_next(const Layer& next) {
-  if (next.kind() != MaxPool2d::kKind) return false;
+  if (fused_flatten_) return false;
+  if (next.kind() == Flatten::kKind) {
+    fused_flatten_ = true;
+    return true;
+  }
+  if (next.kind() != MaxPool2d::kKind || fused_pool_) return false;
   fused_pool_ = static_cast<const MaxPool2d&>(next).spec();
   return true;
+}
+
+void Conv2d::resize_output(Tensor& output, Index batch, Index height, Index width) const {
+  if (fused_flatten_) {
+    output.resize({batch, spec_.filters * height * width});
+  } else {
+    output.resize({batch, spec_.filters, height, width});
+  }
 }
 
 PoolGeometry Conv2d::pool_geometry(const ConvGeometry& g) const {
@@ -220,14 +234,14 @@ void Conv2d::forward(const Tensor& input, Tensor& output, const ForwardContext& 
   const Index batch = input.shape()[0];
   const Index block = block_size(g, batch);
   if (!fused_pool_) {
-    output.resize({batch, spec_.filters, g.output_h(), g.output_w()});
+    resize_output(output, batch, g.output_h(), g.output_w());
     for_sample_blocks(batch, block, [&](Workspace& workspace, Index begin, Index end) {
       forward_block(g, workspace, input, begin, end, sample(output, begin).data());
     });
     return;
   }
   const PoolGeometry pool = pool_geometry(g);
-  output.resize({batch, spec_.filters, pool.output_h(), pool.output_w()});
+  resize_output(output, batch, pool.output_h(), pool.output_w());
   pool_argmax_.resize(static_cast<std::size_t>(output.size()));
   const Index planes_per_block = block * spec_.filters;
   for_sample_blocks(batch, block, [&](Workspace& workspace, Index begin, Index end) {

@@ -48,7 +48,8 @@ class Conv2d final : public Layer {
   bool fuse_activation(std::string_view function) override;
   // Takes a following maxpool2d: each block of samples is pooled right after its GEMM, while in
   // cache, and only the pooled output and the argmax of each window are kept. forward() then
-  // writes the pooled shape and backward() takes the pooled gradient.
+  // writes the pooled shape and backward() takes the pooled gradient. Then takes a flatten, by
+  // writing the output as (N, F*OH*OW): the same values, and no copy.
   bool fuse_next(const Layer& next) override;
   std::span<Parameter> parameters() override { return parameters_; }
   double flops_per_example(const Shape& input) const override;
@@ -73,6 +74,8 @@ class Conv2d final : public Layer {
   void for_sample_blocks(Index batch, Index block, const Body& body);
   // Samples per GEMM: enough output positions per GEMM call to keep it efficient.
   Index block_size(const ConvGeometry& geometry, Index batch) const;
+  // (N, F, H, W), or (N, F*H*W) with a fused flatten.
+  void resize_output(Tensor& output, Index batch, Index height, Index width) const;
   // The geometry of a fused maxpool2d's planes.
   PoolGeometry pool_geometry(const ConvGeometry& geometry) const;
   // Writes the outputs of samples [begin, end) as (S, F, OH, OW) from `destination`.
@@ -95,7 +98,8 @@ class Conv2d final : public Layer {
   Index extra_pad_h_ = 0;  // one more zero row/column after, for 'same' with an even kernel
   Index extra_pad_w_ = 0;
   bool fused_relu_ = false;
-  std::optional<Pool2dSpec> fused_pool_;   // a fused maxpool2d
+  std::optional<Pool2dSpec> fused_pool_;  // a fused maxpool2d
+  bool fused_flatten_ = false;
   std::vector<std::int32_t> pool_argmax_;  // its windows' argmax, per output element (as MaxPool2d)
   std::vector<Parameter> parameters_;
   std::vector<Workspace> workspaces_;  // one per worker thread

@@ -58,10 +58,11 @@ class Layer {
   // activation layer. Fused results must equal the unfused pair's.
   virtual bool fuse_activation(std::string_view /*function*/) { return false; }
 
-  // Offers to compute `next`, the layer that consumes this layer's output, inside this layer's
-  // forward() and backward(), so the intermediate output never leaves the cache. Returns true when
-  // taken: the model then calls this layer with `next`'s output and output gradient, and no longer
-  // calls `next`. Fused results must equal the unfused pair's.
+  // Offers to compute `next`, the layer that consumes this layer's output (or the output of the
+  // layers it has already taken), inside this layer's forward() and backward(), so intermediate
+  // outputs never leave the cache. Returns true when taken: the model then calls this layer with
+  // the output and output gradient of the last layer taken, and no longer calls the layers taken.
+  // Fused results must equal the unfused layers'.
   virtual bool fuse_next(const Layer& /*next*/) { return false; }
 
   // Whether backward() must compute grad_input (default true). The model may clear it for the first

@@ -93,12 +93,15 @@ Model Model::build(const std::vector<LayerConfig>& layers, const Shape& input_sh
       model.layers_.push_back(std::move(act));
     }
   }
-  // Pairs such as conv2d + maxpool2d run as one layer. A final layer stays separate: evaluation
-  // may stop the forward pass before the final layer (see Model::forward), never inside a pair.
-  for (std::size_t i = 1; i + 1 < model.layers_.size(); ++i) {
-    ModelLayer& previous = model.layers_[i - 1];
-    if (!previous.fused_into_previous && previous.layer->fuse_next(*model.layers_[i].layer))
+  // Runs such as conv2d + maxpool2d + flatten execute as one layer, the first, which is offered
+  // each following layer in turn. A final layer stays separate: evaluation may stop the forward
+  // pass before the final layer (see Model::forward), never inside a run.
+  for (std::size_t i = 1, first = 0; i + 1 < model.layers_.size(); ++i) {
+    if (model.layers_[first].layer->fuse_next(*model.layers_[i].layer)) {
       model.layers_[i].fused_into_previous = true;
+    } else {
+      first = i;
+    }
   }
   // The first layer's input is data: nobody needs its gradient.
   if (!model.layers_.empty()) model.layers_.front().layer->set_input_grad_needed(false);
@@ -111,14 +114,12 @@ Shape Model::output_shape() const {
   return layers_.back().output_shape.without_batch();
 }
 
-// Where layer i's forward() writes: its own output, or the next layer's when it computes that one.
+// Where layer i's forward() writes: its own output, or that of the last layer it computes.
 std::size_t Model::output_slot(Index i, Index depth) const {
-  const auto next = static_cast<std::size_t>(i + 1);
-  if (next < layers_.size() && layers_[next].fused_into_previous) {
-    require(i + 1 < depth, "Model: a forward pass may not stop inside a fused pair of layers");
-    return next;
-  }
-  return static_cast<std::size_t>(i);
+  auto last = static_cast<std::size_t>(i);
+  while (last + 1 < layers_.size() && layers_[last + 1].fused_into_previous) ++last;
+  require(static_cast<Index>(last) < depth, "Model: a forward pass may not stop inside fused layers");
+  return last;
 }
 
 const Tensor& Model::forward(const Tensor& input, const ForwardContext& context, Index depth) {

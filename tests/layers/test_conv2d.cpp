@@ -347,3 +347,79 @@ TEST_CASE("conv2d: a fused relu equals conv2d followed by a relu layer, forward 
   }
   set_thread_count(0);
 }
+
+// conv2d [+ relu] + maxpool2d [+ flatten] run by the conv layer (Layer::fuse_next) must give exactly
+// what the separate layers give: the same pooling kernel picks the same argmax, and the gradient
+// reaches the same positions with the same sums (overlapping windows included).
+TEST_CASE("conv2d: a fused maxpool2d and flatten equal the separate layers, forward and backward") {
+  struct Case {
+    bool relu;
+    json pool;
+    bool flatten;
+    Shape input;
+  };
+  const std::vector<Case> cases{
+      {true, {{"pool", 2}}, true, {5, 2, 9, 8}},                                  // seed CNN, odd height
+      {false, {{"pool", 2}}, false, {3, 2, 8, 8}},                                // no relu
+      {true, {{"pool", 3}, {"stride", 2}, {"padding", 1}}, false, {4, 3, 9, 7}},  // overlapping, padded
+      {true, {{"pool", {2, 3}}, {"stride", 1}}, true, {2, 1, 6, 6}},              // stride 1
+  };
+  for (const Index threads : {1, 2}) {
+    set_thread_count(static_cast<int>(threads));
+    for (std::size_t i = 0; i < cases.size(); ++i) {
+      const Case& c = cases[i];
+      CAPTURE(threads);
+      CAPTURE(i);
+      const json options{{"filters", 4}, {"kernel", 3}, {"padding", 1}};
+      Rng rng_a(6), rng_b(6), unused(1);
+      auto fused = testing::build_layer("conv2d", options, c.input, rng_a);
+      auto conv_layer = testing::build_layer("conv2d", options, c.input, rng_b);
+      const Shape conv_shape = conv_layer->output_shape(c.input);
+      auto relu = testing::build_layer("activation", {{"function", "relu"}}, conv_shape, unused);
+      auto pool = testing::build_layer("maxpool2d", c.pool, conv_shape, unused);
+      const Shape pool_shape = pool->output_shape(conv_shape);
+      auto flatten = testing::build_layer("flatten", nullptr, pool_shape, unused);
+      if (c.relu) REQUIRE(fused->fuse_activation("relu"));
+      REQUIRE(fused->fuse_next(*pool));
+      CHECK_FALSE(fused->fuse_next(*pool));  // one pool
+      if (c.flatten) REQUIRE(fused->fuse_next(*flatten));
+
+      // Separate layers: conv -> [relu] -> pool -> [flatten].
+      std::vector<Layer*> chain{conv_layer.get()};
+      if (c.relu) chain.push_back(relu.get());
+      chain.push_back(pool.get());
+      if (c.flatten) chain.push_back(flatten.get());
+      Rng data(9);
+      const Tensor input = testing::random_normal(c.input, data);
+      std::vector<Tensor> outputs(chain.size());
+      const Tensor* current = &input;
+      for (std::size_t k = 0; k < chain.size(); ++k) {
+        chain[k]->forward(*current, outputs[k], {});
+        current = &outputs[k];
+      }
+      Tensor fused_out;
+      fused->forward(input, fused_out, {});
+      REQUIRE(fused_out.shape() == outputs.back().shape());
+      CHECK(testing::max_abs_difference(fused_out, outputs.back()) == 0.0);
+
+      const Tensor grad_output = testing::random_normal(fused_out.shape(), data);
+      for (Parameter& p : fused->parameters()) p.grad.zero();
+      for (Parameter& p : conv_layer->parameters()) p.grad.zero();
+      Tensor fused_grad_in;
+      fused->backward(input, fused_out, grad_output, fused_grad_in);
+      std::vector<Tensor> grads(chain.size());
+      const Tensor* grad = &grad_output;
+      for (std::size_t k = chain.size(); k-- > 0;) {
+        chain[k]->backward(k == 0 ? input : outputs[k - 1], outputs[k], *grad, grads[k]);
+        grad = &grads[k];
+      }
+      CHECK(testing::max_abs_difference(fused_grad_in, grads[0]) == 0.0);
+      for (const char* name : {"weight", "bias"}) {
+        CAPTURE(name);
+        CHECK(testing::max_abs_difference(testing::parameter(*fused, name).grad,
+                                          testing::parameter(*conv_layer, name).grad) == 0.0);
+      }
+    }
+  }
+  set_thread_count(0);
+}
