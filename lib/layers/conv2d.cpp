@@ -5,6 +5,7 @@
 
 #include "core/blas.hpp"
 #include "core/errors.hpp"
+#include "core/small_k_gemm.hpp"
 #include "core/threads.hpp"
 #include "layers/flatten.hpp"
 #include "layers/layer_label.hpp"
@@ -173,18 +174,29 @@ void Conv2d::forward_block(const ConvGeometry& g, Workspace& workspace, const Te
     reserve(workspace.products, filters * width);
     product = workspace.products.values();
   }
-  // With a bias, each output row starts as its bias and the GEMMs add to it (beta = 1): one write
-  // pass, where beta = 0 would cost OpenBLAS's zeroing pass plus a bias pass.
-  float beta = 0.0f;
-  if (spec_.bias) {
-    for (Index f = 0; f < filters; ++f) std::fill_n(product.data() + f * width, width, bias().value[f]);
-    beta = 1.0f;
-  }
-  for (Index group = 0; group < spec_.groups; ++group) {
-    gemm(Transpose::no, Transpose::no, group_filters, width, group_rows, 1.0f,
-         block(weight().value.values(), group * group_filters * group_rows, group_filters * group_rows),
-         block(workspace.columns.values(), group * group_rows * width, group_rows * width), beta,
-         block(product, group * group_filters * width, group_filters * width));
+  const bool small_k = group_rows <= kSmallGemmMaxK;
+  if (small_k) {  // bias and relu applied in registers
+    for (Index group = 0; group < spec_.groups; ++group) {
+      gemm_small_k(group_filters, width, group_rows,
+                   weight().value.data() + group * group_filters * group_rows,
+                   workspace.columns.data() + group * group_rows * width, width,
+                   spec_.bias ? bias().value.data() + group * group_filters : nullptr, fused_relu_,
+                   product.data() + group * group_filters * width, width);
+    }
+  } else {
+    // With a bias, each output row starts as its bias and the GEMMs add to it (beta = 1): one write
+    // pass, where beta = 0 would cost OpenBLAS's zeroing pass plus a bias pass.
+    float beta = 0.0f;
+    if (spec_.bias) {
+      for (Index f = 0; f < filters; ++f) std::fill_n(product.data() + f * width, width, bias().value[f]);
+      beta = 1.0f;
+    }
+    for (Index group = 0; group < spec_.groups; ++group) {
+      gemm(Transpose::no, Transpose::no, group_filters, width, group_rows, 1.0f,
+           block(weight().value.values(), group * group_filters * group_rows, group_filters * group_rows),
+           block(workspace.columns.values(), group * group_rows * width, group_rows * width), beta,
+           block(product, group * group_filters * width, group_filters * width));
+    }
   }
   if (samples > 1) {
     for (Index s = 0; s < samples; ++s) {
@@ -194,7 +206,7 @@ void Conv2d::forward_block(const ConvGeometry& g, Workspace& workspace, const Te
       }
     }
   }
-  if (fused_relu_) {  // the block is still in cache
+  if (fused_relu_ && !small_k) {  // the block is still in cache
     for (Index i = 0; i < samples * filters * positions; ++i) destination[i] = std::max(destination[i], 0.0f);
   }
 }
@@ -348,9 +360,15 @@ void Conv2d::backward_block(const ConvGeometry& g, Workspace& workspace, const T
   for (Index group = 0; group < spec_.groups; ++group) {
     const auto group_gradient = gradient.subspan(static_cast<std::size_t>(group * group_filters * width),
                                                  static_cast<std::size_t>(group_filters * width));
-    gemm(Transpose::no, Transpose::yes, group_filters, group_rows, width, 1.0f, group_gradient,
-         block(columns, group * group_rows * width, group_rows * width), 1.0f,
-         block(grad_weight, group * group_filters * group_rows, group_filters * group_rows));
+    if (group_rows <= kSmallGemmMaxK) {
+      gemm_small_k_weight_grad(group_filters, group_rows, width, group_gradient.data(), width,
+                               columns.data() + group * group_rows * width, width,
+                               grad_weight.data() + group * group_filters * group_rows);
+    } else {
+      gemm(Transpose::no, Transpose::yes, group_filters, group_rows, width, 1.0f, group_gradient,
+           block(columns, group * group_rows * width, group_rows * width), 1.0f,
+           block(grad_weight, group * group_filters * group_rows, group_filters * group_rows));
+    }
     if (!input_grad_needed()) continue;
     gemm(Transpose::yes, Transpose::no, group_rows, width, group_filters, 1.0f,
          block(weight().value.values(), group * group_filters * group_rows, group_filters * group_rows),
