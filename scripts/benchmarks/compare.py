@@ -32,28 +32,37 @@ def main():
     parser.add_argument("--epochs", type=int, default=3, help="epochs per run; the median epoch is reported")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="runs per side, alternating dlrun and PyTorch; each side's fastest run is reported")
     args = parser.parse_args()
     dlrun = os.path.join(ROOT, "build", "dlrun")
     env = dict(os.environ)
-    # PyTorch at its best: its own threads only (OpenBLAS's would oversubscribe the cores), run
-    # twice: with glibc's default malloc, and with malloc kept from returning memory to the OS
-    # (without it the seed CNN's later epochs ran 2.7x slower here; with it the MLP ran slower).
-    # The faster of the two is reported.
+    # PyTorch at its best: its own threads only (OpenBLAS's would oversubscribe the cores), its
+    # runs alternating between glibc's default malloc and malloc kept from returning memory to the
+    # OS (without it the seed CNN's later epochs ran 2.7x slower here; with it the MLP ran slower).
+    # The machine is shared and its speed drifts by 10-30% over minutes, so the two sides run in
+    # turns, the same number of times, and each side's fastest run is reported.
     torch_envs = [dict(env, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS=str(args.threads)),
                   dict(env, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS=str(args.threads),
                        GLIBC_TUNABLES="glibc.malloc.trim_threshold=536870912:glibc.malloc.mmap_threshold=536870912")]
     rows = []
     for model in args.models:
-        with tempfile.TemporaryDirectory() as out:
-            ours, our_wall, our_rss = run(
-                [dlrun, "train", os.path.join(ROOT, "configs", model + ".yaml"), "--quiet", "--threads",
-                 str(args.threads), "--out", os.path.join(out, "run"), "--set", f"train.epochs={args.epochs}",
-                 "--set", f"train.batch_size={args.batch_size}"], env)
         torch_command = ["/usr/bin/python3", os.path.join(ROOT, "scripts", "benchmarks", "torch_train.py"), model,
                          "--epochs", str(args.epochs), "--threads", str(args.threads), "--batch-size",
                          str(args.batch_size)]
-        theirs, their_wall, their_rss = min((run(torch_command, e) for e in torch_envs),
-                                            key=lambda result: result[0]["seconds_per_epoch"])
+        our_runs, their_runs = [], []
+        for round_index in range(args.rounds):
+            with tempfile.TemporaryDirectory() as out:
+                our_runs.append(run(
+                    [dlrun, "train", os.path.join(ROOT, "configs", model + ".yaml"), "--quiet", "--threads",
+                     str(args.threads), "--out", os.path.join(out, "run"), "--set", f"train.epochs={args.epochs}",
+                     "--set", f"train.batch_size={args.batch_size}"], env))
+            their_runs.append(run(torch_command, torch_envs[round_index % len(torch_envs)]))
+        print(f"{model}: s/epoch of each run: dlrun " + " ".join(f"{r[0]['seconds_per_epoch']:.2f}" for r in our_runs)
+              + ", PyTorch " + " ".join(f"{r[0]['seconds_per_epoch']:.2f}" for r in their_runs), flush=True)
+        fastest = lambda runs: min(runs, key=lambda result: result[0]["seconds_per_epoch"])
+        ours, our_wall, our_rss = fastest(our_runs)
+        theirs, their_wall, their_rss = fastest(their_runs)
         rows.append((model, ours["seconds_per_epoch"], theirs["seconds_per_epoch"], our_wall, their_wall,
                      our_rss, their_rss, ours.get("test", {}).get("accuracy"), theirs["test_accuracy"]))
     print(f"threads {args.threads}, batch {args.batch_size}, {args.epochs} epoch(s); ratio = dlrun / PyTorch")
