@@ -11,10 +11,14 @@
 
 namespace dlrun {
 
-// Up to this K these kernels beat OpenBLAS at a convolution's shapes (measured for 32 x 676: at
-// K = 9, 7.0 against 8.9 us with the bias and relu, 5.1 against 9.2 us for the weight gradient; at
-// K = 25 the forward product is already 8% slower).
-constexpr Index kSmallGemmMaxK = 16;
+// Whether these kernels beat OpenBLAS for m rows (filters) and inner dimension k, measured at a
+// convolution's N = 676 positions, single-threaded, forward with bias and relu / weight gradient:
+//   m = 32, k = 9:  7.0 / 5.0 us against 9.3 / 9.2     m = 32, k = 25: 17.0 / 14.5 against 15.7 / 17.1
+//   m = 6,  k = 25: 3.4 / 2.6 us against 4.4 / 8.1     m = 6,  k = 64:  9.0 / 6.7  against 12.1 / 17.3
+// OpenBLAS's tiles are 16 rows tall: few filters waste most of them.
+constexpr bool use_small_k_gemm(Index m, Index k) {
+  return k <= 16 || (m <= 8 && k <= 64);
+}
 
 // C (m, n) = A (m, k) B (k, n) [+ bias (m) per row] [then max(., 0)]. A is contiguous; B and C are
 // row-major with row strides ldb and ldc. bias may be null. Each C value sums bias then the k

@@ -174,7 +174,7 @@ void Conv2d::forward_block(const ConvGeometry& g, Workspace& workspace, const Te
     reserve(workspace.products, filters * width);
     product = workspace.products.values();
   }
-  const bool small_k = group_rows <= kSmallGemmMaxK;
+  const bool small_k = use_small_k_gemm(group_filters, group_rows);
   if (small_k) {  // bias and relu applied in registers
     for (Index group = 0; group < spec_.groups; ++group) {
       gemm_small_k(group_filters, width, group_rows,
@@ -360,7 +360,7 @@ void Conv2d::backward_block(const ConvGeometry& g, Workspace& workspace, const T
   for (Index group = 0; group < spec_.groups; ++group) {
     const auto group_gradient = gradient.subspan(static_cast<std::size_t>(group * group_filters * width),
                                                  static_cast<std::size_t>(group_filters * width));
-    if (group_rows <= kSmallGemmMaxK) {
+    if (use_small_k_gemm(group_filters, group_rows)) {
       gemm_small_k_weight_grad(group_filters, group_rows, width, group_gradient.data(), width,
                                columns.data() + group * group_rows * width, width,
                                grad_weight.data() + group * group_filters * group_rows);

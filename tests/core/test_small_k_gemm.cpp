@@ -28,7 +28,7 @@ TEST_CASE("gemm_small_k: bias, relu and strided rows match the reference, tails 
   // Sizes around the register tiles: rows by 4, columns by 24 and 8, and the single leftovers.
   for (const Index m : {1, 3, 4, 7, 32}) {
     for (const Index n : {1, 5, 8, 23, 24, 33, 676}) {
-      for (const Index k : {1, 9, 16}) {
+      for (const Index k : {1, 9, 16, 25}) {
         for (const bool with_bias : {false, true}) {
           for (const bool relu : {false, true}) {
             CAPTURE(m);
