@@ -80,6 +80,7 @@ void Dense::backward(const Tensor& input, const Tensor& /*output*/, const Tensor
       for (Index j = 0; j < spec_.units; ++j) grad_b[j] += g[j];
     }
   }
+  if (!input_grad_needed()) return;
   // grad_input = G W: (rows, out) x (out, in). Assigns (beta = 0).
   gemm(Transpose::no, Transpose::no, rows, in_features_, spec_.units, 1.0f, grad_output.values(),
        weight().value.values(), 0.0f, grad_input.values());

@@ -65,9 +65,10 @@ class Layer {
   // Fused results must equal the unfused layers'.
   virtual bool fuse_next(const Layer& /*next*/) { return false; }
 
-  // Whether backward() must compute grad_input (default true). The model may clear it for the first
-  // layer, whose input is the data: a layer may then skip that work (conv2d saves a GEMM and col2im,
-  // about a quarter of its time) and leave grad_input's values unspecified, still resized like input.
+  // Whether backward() must compute grad_input (default true). The model clears it up to the first
+  // layer with trainable parameters, whose input is the data or follows from it without learning: a
+  // layer may then skip that work (conv2d saves a GEMM and col2im, about a quarter of its time;
+  // dense one of its three GEMMs) and leave grad_input's values unspecified, still resized like input.
   // Parameter gradients are computed either way.
   void set_input_grad_needed(bool needed) { input_grad_needed_ = needed; }
   bool input_grad_needed() const { return input_grad_needed_; }

@@ -20,6 +20,13 @@ std::string activation_function_of(const LayerConfig& config) {
   return activation && activation->is_scalar() ? activation->text() : std::string();
 }
 
+bool has_trainable_parameters(Layer& layer) {
+  for (const Parameter& parameter : layer.parameters()) {
+    if (parameter.trainable) return true;
+  }
+  return false;
+}
+
 // Whether l1 / l2 / max_norm have anything to act on: a trainable, regularised parameter.
 bool has_regularized_weights(Layer& layer) {
   for (const Parameter& parameter : layer.parameters()) {
@@ -103,8 +110,14 @@ Model Model::build(const std::vector<LayerConfig>& layers, const Shape& input_sh
       first = i;
     }
   }
-  // The first layer's input is data: nobody needs its gradient.
-  if (!model.layers_.empty()) model.layers_.front().layer->set_input_grad_needed(false);
+  // Gradients flow back only as far as the first layer with trainable parameters: the layers before
+  // it (a flatten or dropout on the data) learn nothing, and the data needs no gradient.
+  model.first_trainable_ = 0;
+  while (model.first_trainable_ < model.size() &&
+         !has_trainable_parameters(*model.layer(model.first_trainable_).layer))
+    ++model.first_trainable_;
+  for (Index i = 0; i < model.size() && i <= model.first_trainable_; ++i)
+    model.layer(i).layer->set_input_grad_needed(false);
   model.outputs_.resize(model.layers_.size());
   return model;
 }
@@ -138,7 +151,7 @@ void Model::backward(const Tensor& input, const Tensor& grad_output, Index depth
   if (depth < 0 || depth > size()) depth = size();
   const Tensor* grad = &grad_output;
   bool into_a = true;  // ping-pong: never write the buffer being read
-  for (Index i = depth - 1; i >= 0; --i) {
+  for (Index i = depth - 1; i >= first_trainable_; --i) {
     const auto at = static_cast<std::size_t>(i);
     if (layers_[at].fused_into_previous) continue;
     const Tensor& layer_input = i == 0 ? input : outputs_[at - 1];

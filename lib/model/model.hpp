@@ -56,8 +56,9 @@ class Model {
   // Runs layers [0, depth) (depth = size() when negative) and returns the last output.
   const Tensor& forward(const Tensor& input, const ForwardContext& context, Index depth = -1);
   // After forward(input, ..., depth): back-propagates grad_output (the gradient of the loss with
-  // respect to the output of layer depth-1) down to the first layer, accumulating parameter grads.
-  // The input gradient of the first layer is not needed, so it is not computed when possible.
+  // respect to the output of layer depth-1) down to the first layer with trainable parameters,
+  // accumulating parameter grads. The input gradient of that layer is not needed, so it is not
+  // computed when possible, and the layers before it are not run backward.
   void backward(const Tensor& input, const Tensor& grad_output, Index depth = -1);
 
   Index size() const { return static_cast<Index>(layers_.size()); }
@@ -87,6 +88,7 @@ class Model {
   std::vector<ModelLayer> layers_;
   std::vector<Tensor> outputs_;  // one per layer
   Tensor grad_a_, grad_b_;       // ping-pong gradient buffers
+  Index first_trainable_ = 0;    // the first layer with trainable parameters (size() if none)
 };
 
 }  // namespace dlrun

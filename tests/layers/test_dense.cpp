@@ -205,3 +205,26 @@ TEST_CASE("dense: the builtin registry lists the layers of this module") {
     CHECK(registry.contains(type));
   }
 }
+
+TEST_CASE("dense: without an input gradient, parameter gradients are unchanged") {
+  const Shape input_shape{5, 4};
+  auto with_input_grad = build_dense(options_node({{"units", "3"}}), input_shape);
+  auto without = build_dense(options_node({{"units", "3"}}), input_shape);
+  without->set_input_grad_needed(false);
+  Rng rng(3);
+  const Tensor input = testing::random_normal(input_shape, rng);
+  const Tensor grad_output = testing::random_normal({5, 3}, rng);
+  Tensor output, grad_a, grad_b;
+  with_input_grad->forward(input, output, {});
+  without->forward(input, output, {});
+  for (Layer* layer : {with_input_grad.get(), without.get()}) {
+    for (Parameter& p : layer->parameters()) p.grad.zero();
+  }
+  with_input_grad->backward(input, output, grad_output, grad_a);
+  without->backward(input, output, grad_output, grad_b);
+  CHECK(grad_b.shape() == input_shape);
+  for (std::size_t i = 0; i < 2; ++i) {
+    CHECK(testing::max_abs_difference(with_input_grad->parameters()[i].grad, without->parameters()[i].grad) ==
+          0.0);
+  }
+}

@@ -325,6 +325,50 @@ TEST_CASE("model: the first layer does not compute its input gradient, the other
   CHECK_FALSE(model.layer(0).layer->input_grad_needed());
   CHECK(model.layer(1).layer->input_grad_needed());
   CHECK(model.layer(2).layer->input_grad_needed());
+
+  // Layers without trainable parameters in front (flatten, dropout on the data) pass no gradient on
+  // to the data, and the first trainable layer computes none for them.
+  Model mlp = build(
+      "    - {type: flatten}\n    - {type: dropout, rate: 0.1}\n    - {type: dense, units: 3, activation: "
+      "relu}\n"
+      "    - {type: dense, units: 2}\n",
+      Shape{2, 2});
+  REQUIRE(mlp.size() == 5);
+  for (Index i = 0; i < 3; ++i) CHECK_FALSE(mlp.layer(i).layer->input_grad_needed());
+  CHECK(mlp.layer(3).layer->input_grad_needed());
+  CHECK(mlp.layer(4).layer->input_grad_needed());
+}
+
+TEST_CASE("model: conv2d runs a following maxpool2d and flatten itself; the model skips them") {
+  Model model = build(
+      "    - {type: conv2d, name: conv1, filters: 2, kernel: 3, activation: relu}\n"
+      "    - {type: maxpool2d, name: pool1, pool: 2}\n"
+      "    - {type: flatten, name: flat}\n"
+      "    - {type: dense, name: out, units: 3}\n",
+      Shape{1, 6, 6});
+  REQUIRE(model.size() == 4);
+  CHECK_FALSE(model.layer(0).fused_into_previous);
+  CHECK(model.layer(1).fused_into_previous);
+  CHECK(model.layer(2).fused_into_previous);
+  CHECK_FALSE(model.layer(3).fused_into_previous);
+  // The summary still shows every layer with its own output shape.
+  const std::vector<LayerSummary> rows = model.summary();
+  CHECK(rows[0].output_shape == Shape{2, 4, 4});
+  CHECK(rows[1].output_shape == Shape{2, 2, 2});
+  CHECK(rows[2].output_shape == Shape{8});
+  Rng rng(3);
+  const Tensor input = testing::random_normal(Shape{2, 1, 6, 6}, rng);
+  model.forward(input, ForwardContext{});
+  CHECK(model.output(2).shape() == Shape{2, 8});  // the run's result sits in its last layer's slot
+  CHECK(model.output(3).shape() == Shape{2, 3});
+  const ModelGradientReport report = check_model_gradients(model, Shape{2, 1, 6, 6}, Mode::eval);
+  INFO(report.worst_place);
+  CHECK(report.worst_error < 2e-3);
+
+  // A final layer is never fused: evaluation may stop before it.
+  Model ends_in_pool = build(
+      "    - {type: conv2d, filters: 2, kernel: 3}\n    - {type: maxpool2d, pool: 2}\n", Shape{1, 6, 6});
+  CHECK_FALSE(ends_in_pool.layer(1).fused_into_previous);
 }
 
 TEST_CASE("model: forward/backward of a small MLP matches central differences for every parameter") {
