@@ -19,7 +19,8 @@ class Dropout final : public Layer {
 
   std::string_view kind() const override { return kKind; }
   Shape output_shape(const Shape& input) const override;
-  // Mode::train with rate > 0 draws the mask from context.rng (required then).
+  // Mode::train with rate > 0 draws the mask from context.rng (required then): one number from it
+  // seeds the streams of fixed chunks of elements, drawn in parallel.
   void forward(const Tensor& input, Tensor& output, const ForwardContext& context) override;
   // Uses the mask of the last forward(); the identity after an eval forward.
   void backward(const Tensor& input, const Tensor& output, const Tensor& grad_output,

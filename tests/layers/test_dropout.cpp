@@ -6,6 +6,7 @@
 
 #include "core/errors.hpp"
 #include "core/options.hpp"
+#include "core/threads.hpp"
 #include "layers/dropout.hpp"
 #include "layers/registry.hpp"
 #include "support/gradient_check.hpp"
@@ -141,4 +142,26 @@ TEST_CASE("dropout: rate must be in [0, 1); default 0.5; train mode without an R
   Tensor output;
   CHECK_THROWS_AS(dropout.forward(Tensor({2, 2}), output, ForwardContext{Mode::train, nullptr}),
                   InternalError);
+}
+
+TEST_CASE("dropout: the mask depends on the step's stream only, not on the thread count") {
+  Rng data_rng(5);
+  const Tensor input = testing::random_normal({3, 20000}, data_rng);  // several chunks, a partial last one
+  std::vector<Tensor> masks;
+  for (const int threads : {1, 2, 1}) {
+    set_thread_count(threads);
+    Dropout dropout(0.3, "drop");
+    Rng step_rng(77);
+    Tensor output;
+    dropout.forward(input, output, {Mode::train, &step_rng});
+    masks.push_back(dropout.mask());
+  }
+  set_thread_count(0);
+  CHECK(testing::max_abs_difference(masks[0], masks[1]) == 0.0);
+  CHECK(testing::max_abs_difference(masks[0], masks[2]) == 0.0);
+  Dropout other(0.3, "drop");
+  Rng other_rng(78);
+  Tensor output;
+  other.forward(input, output, {Mode::train, &other_rng});
+  CHECK(testing::max_abs_difference(masks[0], other.mask()) > 0.0);  // another step, another mask
 }
