@@ -152,7 +152,16 @@ void BatchNorm::forward(const Tensor& input, Tensor& output, const ForwardContex
         }
         for_rows(layout.outer, features_, inner, first, last, [&](Index at, Index c) {
           const auto mean = static_cast<float>(mean_[c]);
-          for (Index i = 0; i < inner; ++i) y[at + i] = (x[at + i] - mean) * scale_[c] + shift_[c];
+          const float scale = scale_[c];
+          const float shift = shift_[c];
+          if (fused_relu_) {  // as the relu layer: keeps NaN
+            for (Index i = 0; i < inner; ++i) {
+              const float value = (x[at + i] - mean) * scale + shift;
+              y[at + i] = value <= 0.0f ? 0.0f : value;
+            }
+          } else {
+            for (Index i = 0; i < inner; ++i) y[at + i] = (x[at + i] - mean) * scale + shift;
+          }
         });
       },
       min_features);
@@ -162,14 +171,39 @@ void BatchNorm::forward(const Tensor& input, Tensor& output, const ForwardContex
 //   grad_gamma += sum(dy * x_hat), grad_beta += sum(dy)
 //   train: dx = g * (dy - sum(dy)/M - x_hat * sum(dy * x_hat)/M)   (mean and variance depend on x)
 //   eval:  dx = g * dy
-void BatchNorm::backward(const Tensor& input, const Tensor& /*output*/, const Tensor& grad_output,
+bool BatchNorm::fuse_activation(std::string_view function) {
+  fused_relu_ = function == "relu";
+  return fused_relu_;
+}
+
+void BatchNorm::backward(const Tensor& input, const Tensor& output, const Tensor& grad_output,
                          Tensor& grad_input) {
+  if (fused_relu_) {
+    backward_with<true>(input, output, grad_output, grad_input);
+  } else {
+    backward_with<false>(input, output, grad_output, grad_input);
+  }
+}
+
+// Relu: the gradient of a fused relu's input, dy where the output is > 0 (as the relu layer).
+template <bool Relu>
+void BatchNorm::backward_with(const Tensor& input, const Tensor& output, const Tensor& grad_output,
+                              Tensor& grad_input) {
   const Layout layout = layout_for(input.shape());
   require(grad_output.size() == input.size(), "batchnorm: grad_output does not match the input");
   const Index count = layout.outer * layout.inner;
   const Index inner = layout.inner;
   const float* x = input.data();
-  const float* dy = grad_output.data();
+  const float* y = output.data();
+  const float* grad_y = grad_output.data();
+  const auto dy = [&](Index i) {
+    if constexpr (Relu) {
+      const float g = grad_y[i];  // loaded unconditionally, so the select vectorises
+      return y[i] > 0.0f ? g : 0.0f;
+    } else {
+      return grad_y[i];
+    }
+  };
   grad_input.resize(input.shape());
   float* dx = grad_input.data();
   const bool train = last_mode_ == Mode::train;
@@ -181,9 +215,9 @@ void BatchNorm::backward(const Tensor& input, const Tensor& /*output*/, const Te
         std::fill(sum_grad_x_hat_.begin() + first, sum_grad_x_hat_.begin() + last, 0.0);
         for_rows(layout.outer, features_, inner, first, last, [&](Index at, Index c) {
           const double mean = mean_[c];
-          sum_grad_[c] += sum_of(inner, [&](Index i) { return static_cast<double>(dy[at + i]); });
+          sum_grad_[c] += sum_of(inner, [&](Index i) { return static_cast<double>(dy(at + i)); });
           sum_grad_x_hat_[c] +=
-              inv_std_[c] * sum_of(inner, [&](Index i) { return dy[at + i] * (x[at + i] - mean); });
+              inv_std_[c] * sum_of(inner, [&](Index i) { return dy(at + i) * (x[at + i] - mean); });
         });
         for (Index c = first; c < last; ++c) {
           if (weight_) weight_->grad[c] += static_cast<float>(sum_grad_x_hat_[c]);
@@ -192,7 +226,7 @@ void BatchNorm::backward(const Tensor& input, const Tensor& /*output*/, const Te
         for_rows(layout.outer, features_, inner, first, last, [&](Index at, Index c) {
           const float g = scale_[c];
           if (!train) {
-            for (Index i = 0; i < inner; ++i) dx[at + i] = g * dy[at + i];
+            for (Index i = 0; i < inner; ++i) dx[at + i] = g * dy(at + i);
             return;
           }
           const auto mean = static_cast<float>(mean_[c]);
@@ -201,7 +235,7 @@ void BatchNorm::backward(const Tensor& input, const Tensor& /*output*/, const Te
           const auto mean_dy_x_hat = static_cast<float>(sum_grad_x_hat_[c] / static_cast<double>(count));
           for (Index i = 0; i < inner; ++i) {
             const float x_hat = (x[at + i] - mean) * inv_std;
-            dx[at + i] = g * (dy[at + i] - mean_dy - x_hat * mean_dy_x_hat);
+            dx[at + i] = g * (dy(at + i) - mean_dy - x_hat * mean_dy_x_hat);
           }
         });
       },

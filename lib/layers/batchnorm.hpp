@@ -38,6 +38,9 @@ class BatchNorm final : public Layer {
                 Tensor& grad_input) override;
   std::span<Parameter> parameters() override { return parameters_; }
   double flops_per_example(const Shape& input) const override;
+  // Takes "relu": applied as each value is normalised; backward passes the gradient where the
+  // output is > 0.
+  bool fuse_activation(std::string_view function) override;
 
  private:
   // An input seen as (outer, features, inner): (N, C, H*W), (N, F, 1) or (N*T, F, 1).
@@ -47,6 +50,9 @@ class BatchNorm final : public Layer {
   };
   Layout layout_for(const Shape& input) const;  // throws ShapeError naming the layer
   Parameter* find(std::string_view name);
+  template <bool Relu>
+  void backward_with(const Tensor& input, const Tensor& output, const Tensor& grad_output,
+                     Tensor& grad_input);
 
   std::string name_;
   BatchNormSpec spec_;
@@ -66,6 +72,7 @@ class BatchNorm final : public Layer {
   std::vector<double> sum_grad_;        // backward: sum(dy) per feature
   std::vector<double> sum_grad_x_hat_;  // backward: sum(dy * x_hat) per feature
   Mode last_mode_ = Mode::eval;
+  bool fused_relu_ = false;
 };
 
 // Options: momentum (in [0, 1], default 0.1), eps (> 0, default 1e-5), affine (default true).

@@ -144,3 +144,47 @@ TEST_CASE("batchnorm: forward, backward and running statistics match PyTorch") {
     }
   }
 }
+
+TEST_CASE("batchnorm: a fused relu equals batchnorm followed by a relu layer, train and eval") {
+  for (const Shape& input_shape : {Shape{4, 3, 5, 5}, Shape{6, 7}}) {
+    for (const Mode mode : {Mode::train, Mode::eval}) {
+      CAPTURE(input_shape.to_string());
+      CAPTURE(mode == Mode::train);
+      Rng rng_a(2), rng_b(2), unused(1);
+      auto fused = testing::build_layer("batchnorm", nullptr, input_shape, rng_a);
+      auto plain = testing::build_layer("batchnorm", nullptr, input_shape, rng_b);
+      REQUIRE(fused->fuse_activation("relu"));
+      CHECK_FALSE(plain->fuse_activation("sigmoid"));
+      auto relu = testing::build_layer("activation", {{"function", "relu"}}, input_shape, unused);
+      // Non-trivial affine parameters and running statistics, the same in both.
+      Rng values(3);
+      for (auto* layer : {fused.get(), plain.get()}) {
+        Rng same = values;
+        for (Parameter& p : layer->parameters()) {
+          for (float& v : p.value.values())
+            v = p.name == "running_var" ? 0.5f + same.uniform(0, 1) : same.uniform(-1, 1);
+        }
+      }
+      Rng data(8);
+      const Tensor input = testing::random_normal(input_shape, data);
+      const Tensor grad_output = testing::random_normal(input_shape, data);
+      Tensor fused_out, plain_out, relu_out, fused_grad, plain_grad, relu_grad;
+      fused->forward(input, fused_out, {mode, nullptr});
+      plain->forward(input, plain_out, {mode, nullptr});
+      relu->forward(plain_out, relu_out, {});
+      CHECK(testing::max_abs_difference(fused_out, relu_out) == 0.0);
+      for (auto* layer : {fused.get(), plain.get()}) {
+        for (Parameter& p : layer->parameters()) p.grad.zero();
+      }
+      fused->backward(input, fused_out, grad_output, fused_grad);
+      relu->backward(plain_out, relu_out, grad_output, relu_grad);
+      plain->backward(input, plain_out, relu_grad, plain_grad);
+      CHECK(testing::max_abs_difference(fused_grad, plain_grad) == 0.0);
+      for (const char* name : {"weight", "bias"}) {
+        CAPTURE(name);
+        CHECK(testing::max_abs_difference(testing::parameter(*fused, name).grad,
+                                          testing::parameter(*plain, name).grad) == 0.0);
+      }
+    }
+  }
+}
