@@ -1,7 +1,9 @@
 #include "layers/batchnorm.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdint>
 
 #include "core/errors.hpp"
 #include "core/threads.hpp"
@@ -198,8 +200,10 @@ void BatchNorm::backward_with(const Tensor& input, const Tensor& output, const T
   const float* grad_y = grad_output.data();
   const auto dy = [&](Index i) {
     if constexpr (Relu) {
-      const float g = grad_y[i];  // loaded unconditionally, so the select vectorises
-      return y[i] > 0.0f ? g : 0.0f;
+      // A bit mask, not a branch: inside the sums GCC turned the select into a branch, which
+      // mispredicts on half the values (bn1's backward took 3.5x as long).
+      const std::uint32_t keep = 0u - static_cast<std::uint32_t>(y[i] > 0.0f);
+      return std::bit_cast<float>(std::bit_cast<std::uint32_t>(grad_y[i]) & keep);
     } else {
       return grad_y[i];
     }
