@@ -1,6 +1,9 @@
 #include "model/model.hpp"
 
+#include <algorithm>
+
 #include "core/errors.hpp"
+#include "core/threads.hpp"
 #include "layers/activation.hpp"
 
 namespace dlrun {
@@ -181,9 +184,15 @@ std::vector<ParameterRef> Model::trainable_parameters() {
 }
 
 void Model::zero_grads() {
+  // Memory-bound: large gradients are zeroed by all the threads (8% of an MLP epoch on one).
+  constexpr Index kMinChunk = Index{1} << 15;
   for (ModelLayer& entry : layers_) {
     for (Parameter& parameter : entry.layer->parameters()) {
-      if (parameter.trainable) parameter.grad.zero();
+      if (!parameter.trainable) continue;
+      float* grad = parameter.grad.data();
+      parallel_for(
+          parameter.grad.size(), [&](Index begin, Index end) { std::fill(grad + begin, grad + end, 0.0f); },
+          kMinChunk);
     }
   }
 }
