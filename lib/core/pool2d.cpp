@@ -6,10 +6,6 @@
 
 #include "core/simd.hpp"
 
-// GCC notes that passing 32-byte vectors by value has another ABI without AVX; the helpers that do
-// are always inlined, so no call passes one.
-#pragma GCC diagnostic ignored "-Wpsabi"
-
 namespace dlrun {
 namespace {
 
