@@ -2,12 +2,11 @@
 // im2col + GEMM, the batch split across worker threads. Input (N, C, H, W) -> output (N, F, OH, OW).
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
-
-#include <cstdint>
-#include <optional>
 
 #include "core/im2col.hpp"
 #include "core/pool2d.hpp"

@@ -63,8 +63,8 @@ class Model {
 
   Index size() const { return static_cast<Index>(layers_.size()); }
   const ModelLayer& layer(Index i) const { return layers_[static_cast<std::size_t>(i)]; }
-  // Layer i's output from the last forward() (empty for a layer whose output is computed only
-  // inside the fused layer after it).
+  // Layer i's output from the last forward(). Empty for a layer that also computes the layers after
+  // it (Layer::fuse_next): the result of such a run is the output of its last layer.
   const Tensor& output(Index i) const { return outputs_[static_cast<std::size_t>(i)]; }
   ModelLayer& layer(Index i) { return layers_[static_cast<std::size_t>(i)]; }
   const Shape& input_shape() const { return input_shape_; }

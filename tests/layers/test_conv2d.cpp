@@ -153,6 +153,8 @@ TEST_CASE("conv2d: forward matches a direct 7-loop convolution") {
   };
   const std::vector<Case> cases{
       {{{"filters", 4}, {"kernel", 3}}, {2, 3, 6, 5}, {}},
+      // 12 filters over K = 27: OpenBLAS rather than the small-K kernels (core/small_k_gemm.hpp)
+      {{{"filters", 12}, {"kernel", 3}, {"padding", 1}}, {2, 3, 6, 5}, {1, 1, 1, 1}},
       {{{"filters", 3}, {"kernel", 3}, {"stride", 2}, {"padding", 1}}, {2, 2, 7, 6}, {2, 2, 1, 1}},
       {{{"filters", 2}, {"kernel", json::array({2, 4})}, {"padding", "same"}}, {2, 2, 5, 6}, {1, 1, 0, 1}},
       {{{"filters", 3}, {"kernel", 3}, {"dilation", json::array({2, 1})}, {"padding", json::array({2, 1})}},
@@ -182,6 +184,7 @@ TEST_CASE("conv2d: forward matches a direct 7-loop convolution") {
 TEST_CASE("conv2d: gradients match finite differences") {
   const std::vector<std::pair<json, Shape>> cases{
       {{{"filters", 3}, {"kernel", 3}}, {2, 2, 5, 6}},
+      {{{"filters", 10}, {"kernel", 3}, {"padding", 1}}, {2, 2, 4, 4}},  // OpenBLAS, not small-K
       {{{"filters", 3}, {"kernel", 3}, {"stride", 2}, {"padding", 1}}, {2, 2, 7, 6}},
       {{{"filters", 2}, {"kernel", 2}, {"padding", "same"}}, {2, 2, 4, 5}},
       {{{"filters", 2}, {"kernel", 3}, {"dilation", 2}, {"padding", 1}}, {2, 2, 7, 6}},
@@ -357,12 +360,14 @@ TEST_CASE("conv2d: a fused maxpool2d and flatten equal the separate layers, forw
     json pool;
     bool flatten;
     Shape input;
+    Index filters = 4;
   };
   const std::vector<Case> cases{
       {true, {{"pool", 2}}, true, {5, 2, 9, 8}},                                  // seed CNN, odd height
       {false, {{"pool", 2}}, false, {3, 2, 8, 8}},                                // no relu
       {true, {{"pool", 3}, {"stride", 2}, {"padding", 1}}, false, {4, 3, 9, 7}},  // overlapping, padded
       {true, {{"pool", {2, 3}}, {"stride", 1}}, true, {2, 1, 6, 6}},              // stride 1
+      {true, {{"pool", 2}}, true, {3, 2, 8, 8}, 12},  // 12 filters, K = 18: OpenBLAS, not small-K
   };
   for (const Index threads : {1, 2}) {
     set_thread_count(static_cast<int>(threads));
@@ -370,7 +375,7 @@ TEST_CASE("conv2d: a fused maxpool2d and flatten equal the separate layers, forw
       const Case& c = cases[i];
       CAPTURE(threads);
       CAPTURE(i);
-      const json options{{"filters", 4}, {"kernel", 3}, {"padding", 1}};
+      const json options{{"filters", c.filters}, {"kernel", 3}, {"padding", 1}};
       Rng rng_a(6), rng_b(6), unused(1);
       auto fused = testing::build_layer("conv2d", options, c.input, rng_a);
       auto conv_layer = testing::build_layer("conv2d", options, c.input, rng_b);
