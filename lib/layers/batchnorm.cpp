@@ -169,10 +169,6 @@ void BatchNorm::forward(const Tensor& input, Tensor& output, const ForwardContex
       min_features);
 }
 
-// With x_hat = (x - mean) * inv_std and g = gamma * inv_std:
-//   grad_gamma += sum(dy * x_hat), grad_beta += sum(dy)
-//   train: dx = g * (dy - sum(dy)/M - x_hat * sum(dy * x_hat)/M)   (mean and variance depend on x)
-//   eval:  dx = g * dy
 bool BatchNorm::fuse_activation(std::string_view function) {
   fused_relu_ = function == "relu";
   return fused_relu_;
@@ -187,7 +183,12 @@ void BatchNorm::backward(const Tensor& input, const Tensor& output, const Tensor
   }
 }
 
-// Relu: the gradient of a fused relu's input, dy where the output is > 0 (as the relu layer).
+// With x_hat = (x - mean) * inv_std and g = gamma * inv_std:
+//   grad_gamma += sum(dy * x_hat), grad_beta += sum(dy)
+//   train: dx = g * (dy - sum(dy)/M - x_hat * sum(dy * x_hat)/M)   (mean and variance depend on x)
+//   eval:  dx = g * dy
+// Relu: dy is the gradient of a fused relu's input, passed where the output is > 0 (as the relu
+// layer does).
 template <bool Relu>
 void BatchNorm::backward_with(const Tensor& input, const Tensor& output, const Tensor& grad_output,
                               Tensor& grad_input) {
