@@ -8,19 +8,17 @@
 #include "io/checkpoint_files.hpp"
 #include "io/files.hpp"
 #include "io/safetensors.hpp"
+#include "support/messages.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace dlrun;
+using testing::contains;
 using testing::read_bytes;
 using testing::TempDir;
 using testing::write_bytes;
 namespace fs = std::filesystem;
 
 namespace {
-
-bool contains(const std::string& text, std::string_view part) {
-  return text.find(part) != std::string::npos;
-}
 
 std::string output_error(const auto& action) {
   try {

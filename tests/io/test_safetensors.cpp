@@ -10,9 +10,11 @@
 #include "io/files.hpp"
 #include "io/safetensors.hpp"
 #include "support/fixtures.hpp"
+#include "support/messages.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace dlrun;
+using testing::contains;
 using testing::read_bytes;
 using testing::TempDir;
 using testing::write_bytes;
@@ -48,10 +50,6 @@ std::string read_error(const std::filesystem::path& path) {
   } catch (const std::exception& e) {
     return std::string("wrong exception: ") + e.what();
   }
-}
-
-bool contains(const std::string& text, std::string_view part) {
-  return text.find(part) != std::string::npos;
 }
 
 bool same_bits(float a, float b) {

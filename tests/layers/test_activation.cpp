@@ -10,8 +10,11 @@
 #include "layers/registry.hpp"
 #include "support/fixtures.hpp"
 #include "support/gradient_check.hpp"
+#include "support/messages.hpp"
 
 using namespace dlrun;
+using testing::contains;
+using testing::message_of;
 
 namespace {
 
@@ -40,19 +43,6 @@ std::unique_ptr<Layer> activation_from(const std::string& function, const nlohma
   }
   const Node node = options_node(entries);
   return build_activation(node);
-}
-
-std::string message_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const std::exception& error) {
-    return error.what();
-  }
-  return "(no exception)";
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
 }
 
 const char* const kAllFunctions[] = {"relu",    "leaky_relu", "elu",     "gelu",

@@ -11,8 +11,11 @@
 #include "layers/registry.hpp"
 #include "support/fixtures.hpp"
 #include "support/gradient_check.hpp"
+#include "support/messages.hpp"
 
 using namespace dlrun;
+using testing::contains;
+using testing::message_of;
 
 namespace {
 
@@ -32,19 +35,6 @@ std::unique_ptr<Layer> build_dense(const Node& node, const Shape& input, const s
   Rng rng(7);
   return make_builtin_layer_registry().build("dense", Location{"model.yaml", 1, 11}, options,
                                              LayerBuildContext{name, input, &rng});
-}
-
-std::string message_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const std::exception& error) {
-    return error.what();
-  }
-  return "(no exception)";
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
 }
 
 }  // namespace

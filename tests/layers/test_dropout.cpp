@@ -10,8 +10,10 @@
 #include "layers/dropout.hpp"
 #include "layers/registry.hpp"
 #include "support/gradient_check.hpp"
+#include "support/messages.hpp"
 
 using namespace dlrun;
+using testing::message_of;
 
 namespace {
 
@@ -21,15 +23,6 @@ std::unique_ptr<Layer> build_dropout(const std::string& rate) {
   Options options(node, "layer 'drop1' (dropout)");
   return make_builtin_layer_registry().build("dropout", Location{"model.yaml", 4, 15}, options,
                                              LayerBuildContext{"drop1", Shape{1, 8}, nullptr});
-}
-
-std::string message_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const std::exception& error) {
-    return error.what();
-  }
-  return "(no exception)";
 }
 
 }  // namespace

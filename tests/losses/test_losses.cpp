@@ -12,23 +12,13 @@
 #include "losses/regression_losses.hpp"
 #include "support/fixtures.hpp"
 #include "support/gradient_check.hpp"
+#include "support/messages.hpp"
 
 using namespace dlrun;
+using testing::contains;
+using testing::message_of;
 
 namespace {
-
-std::string message_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const std::exception& error) {
-    return error.what();
-  }
-  return "(no exception)";
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 std::unique_ptr<Loss> loss_named(const std::string& type,
                                  const std::vector<std::pair<std::string, std::string>>& entries = {}) {

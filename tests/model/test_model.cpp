@@ -10,9 +10,11 @@
 #include "config/config_test_util.hpp"
 #include "model/model_test_support.hpp"
 #include "support/gradient_check.hpp"
+#include "support/messages.hpp"
 
 using namespace dlrun;
 using dlrun::testing::config_error;
+using testing::contains;
 
 namespace {
 
@@ -22,10 +24,6 @@ Model build(const std::string& layers_yaml, const Shape& input_shape, std::uint6
 
 std::string build_error(const std::string& layers_yaml, const Shape& input_shape) {
   return config_error([&] { build(layers_yaml, input_shape); });
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
 }
 
 std::vector<std::string> layer_names(const Model& model) {

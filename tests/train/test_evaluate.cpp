@@ -12,12 +12,14 @@
 #include "losses/loss.hpp"
 #include "model/model_test_support.hpp"
 #include "support/gradient_check.hpp"
+#include "support/messages.hpp"
 #include "train/evaluate.hpp"
 #include "train/predict.hpp"
 
 using namespace dlrun;
 using dlrun::testing::build_model;
 using dlrun::testing::config_error;
+using testing::contains;
 
 namespace {
 
@@ -25,10 +27,6 @@ std::unique_ptr<Loss> loss_named(const std::string& type) {
   const Node none;
   Options options(none, "loss");
   return make_loss(type, Location{}, options);
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
 }
 
 // `count` examples of `features` values drawn from a fixed stream; labels cycle through `classes`
