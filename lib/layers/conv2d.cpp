@@ -153,6 +153,18 @@ Index Conv2d::block_size(const ConvGeometry& geometry, Index batch) const {
   return std::clamp<Index>(std::min(wanted, affordable), 1, std::max<Index>(batch, 1));
 }
 
+// workspace.columns (C*KH*KW, S*OH*OW) <- im2col of samples [begin, end), side by side.
+void Conv2d::fill_columns(const ConvGeometry& g, Workspace& workspace, const Tensor& input, Index begin,
+                          Index end) {
+  const Index positions = g.column_cols();
+  const Index width = (end - begin) * positions;
+  reserve(workspace.columns, g.column_rows() * width);
+  for (Index s = 0; s < end - begin; ++s) {
+    im2col(g, sample(input, begin + s),
+           workspace.columns.values().subspan(static_cast<std::size_t>(s * positions)), width);
+  }
+}
+
 // For a block of S samples: columns (CKK, S*P) <- im2col; per group (F/G, CKK/G) x (CKK/G, S*P).
 // With S = 1 the product is the sample's (F, P) output itself; otherwise it goes through
 // `products` and is copied out per sample.
@@ -164,11 +176,7 @@ void Conv2d::forward_block(const ConvGeometry& g, Workspace& workspace, const Te
   const Index filters = spec_.filters;
   const Index group_filters = filters / spec_.groups;
   const Index group_rows = g.column_rows() / spec_.groups;
-  reserve(workspace.columns, g.column_rows() * width);
-  for (Index s = 0; s < samples; ++s) {
-    im2col(g, sample(input, begin + s),
-           workspace.columns.values().subspan(static_cast<std::size_t>(s * positions)), width);
-  }
+  fill_columns(g, workspace, input, begin, end);
   std::span<float> product(destination, static_cast<std::size_t>(filters * width));
   if (samples > 1) {
     reserve(workspace.products, filters * width);
@@ -341,11 +349,8 @@ void Conv2d::backward_block(const ConvGeometry& g, Workspace& workspace, const T
   const Index filters = spec_.filters;
   const Index group_filters = filters / spec_.groups;
   const Index group_rows = g.column_rows() / spec_.groups;
-  reserve(workspace.columns, g.column_rows() * width);
+  fill_columns(g, workspace, input, begin, end);
   const std::span<float> columns = workspace.columns.values();
-  for (Index s = 0; s < samples; ++s) {
-    im2col(g, sample(input, begin + s), columns.subspan(static_cast<std::size_t>(s * positions)), width);
-  }
   std::span<const float> gradient =
       sample(grad_output, begin).subspan(0, static_cast<std::size_t>(filters * width));
   if (samples > 1 || fused_relu_ || fused_pool_) {

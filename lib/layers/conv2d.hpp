@@ -77,6 +77,8 @@ class Conv2d final : public Layer {
   void resize_output(Tensor& output, Index batch, Index height, Index width) const;
   // The geometry of a fused maxpool2d's planes.
   PoolGeometry pool_geometry(const ConvGeometry& geometry) const;
+  void fill_columns(const ConvGeometry& geometry, Workspace& workspace, const Tensor& input, Index begin,
+                    Index end);
   // Writes the outputs of samples [begin, end) as (S, F, OH, OW) from `destination`.
   void forward_block(const ConvGeometry& geometry, Workspace& workspace, const Tensor& input, Index begin,
                      Index end, float* destination);
