@@ -99,7 +99,12 @@ void col2im_add(const ConvGeometry& g, std::span<const float> columns, std::span
   }
 }
 
-void im2col_reference(const ConvGeometry& g, std::span<const float> image, std::span<float> columns) {
+namespace {
+
+// Calls visit(column_index, image_index) for every entry of the column matrix, in order;
+// image_index is -1 where the tap falls on padding.
+template <class Visit>
+void for_each_column_entry(const ConvGeometry& g, const Visit& visit) {
   const Index out_h = g.output_h();
   const Index out_w = g.output_w();
   for (Index c = 0; c < g.channels; ++c) {
@@ -111,8 +116,8 @@ void im2col_reference(const ConvGeometry& g, std::span<const float> image, std::
             const Index h = oh * g.stride_h - g.pad_h + i * g.dilation_h;
             const Index w = ow * g.stride_w - g.pad_w + j * g.dilation_w;
             const bool inside = h >= 0 && h < g.height && w >= 0 && w < g.width;
-            columns[static_cast<std::size_t>(row * out_h * out_w + oh * out_w + ow)] =
-                inside ? image[static_cast<std::size_t>((c * g.height + h) * g.width + w)] : 0.0f;
+            visit(row * out_h * out_w + oh * out_w + ow,
+                  inside ? (c * g.height + h) * g.width + w : Index{-1});
           }
         }
       }
@@ -120,25 +125,18 @@ void im2col_reference(const ConvGeometry& g, std::span<const float> image, std::
   }
 }
 
+}  // namespace
+
+void im2col_reference(const ConvGeometry& g, std::span<const float> image, std::span<float> columns) {
+  for_each_column_entry(g, [&](Index column, Index pixel) {
+    columns[static_cast<std::size_t>(column)] = pixel < 0 ? 0.0f : image[static_cast<std::size_t>(pixel)];
+  });
+}
+
 void col2im_add_reference(const ConvGeometry& g, std::span<const float> columns, std::span<float> image) {
-  const Index out_h = g.output_h();
-  const Index out_w = g.output_w();
-  for (Index c = 0; c < g.channels; ++c) {
-    for (Index i = 0; i < g.kernel_h; ++i) {
-      for (Index j = 0; j < g.kernel_w; ++j) {
-        const Index row = (c * g.kernel_h + i) * g.kernel_w + j;
-        for (Index oh = 0; oh < out_h; ++oh) {
-          for (Index ow = 0; ow < out_w; ++ow) {
-            const Index h = oh * g.stride_h - g.pad_h + i * g.dilation_h;
-            const Index w = ow * g.stride_w - g.pad_w + j * g.dilation_w;
-            if (h < 0 || h >= g.height || w < 0 || w >= g.width) continue;
-            image[static_cast<std::size_t>((c * g.height + h) * g.width + w)] +=
-                columns[static_cast<std::size_t>(row * out_h * out_w + oh * out_w + ow)];
-          }
-        }
-      }
-    }
-  }
+  for_each_column_entry(g, [&](Index column, Index pixel) {
+    if (pixel >= 0) image[static_cast<std::size_t>(pixel)] += columns[static_cast<std::size_t>(column)];
+  });
 }
 
 }  // namespace dlrun
