@@ -6,8 +6,47 @@
 // depend on the machine.
 #pragma once
 
+#include <cstdint>
+#include <cstring>
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(__AVX2__)
 #define DLRUN_SIMD_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define DLRUN_SIMD_CLONES
 #endif
+
+// Vectors of 4 and 8 lanes (GCC/Clang vector extensions): SSE2 registers in the plain build, AVX2
+// ones for 8 lanes in a DLRUN_SIMD_CLONES function built for AVX2.
+namespace dlrun {
+
+using Float4 = float __attribute__((vector_size(16)));
+using Int4 = std::int32_t __attribute__((vector_size(16)));
+using Float8 = float __attribute__((vector_size(32)));
+using Int8 = std::int32_t __attribute__((vector_size(32)));
+
+// Unaligned loads and stores.
+template <class Vector>
+[[gnu::always_inline]] inline Vector load_vector(const void* from) {
+  Vector v;
+  std::memcpy(&v, from, sizeof v);
+  return v;
+}
+
+template <class Vector>
+[[gnu::always_inline]] inline void store_vector(void* to, Vector v) {
+  std::memcpy(to, &v, sizeof v);
+}
+
+// The lanes of (a, b) at the given indices (b's lanes numbered after a's): GCC's __builtin_shuffle,
+// Clang's __builtin_shufflevector.
+template <int... Lanes, class Vector>
+[[gnu::always_inline]] inline Vector pick_lanes(Vector a, Vector b) {
+#if defined(__clang__)
+  return __builtin_shufflevector(a, b, Lanes...);
+#else
+  using Indices = decltype(a < b);  // the integer vector of the same lanes
+  return __builtin_shuffle(a, b, Indices{Lanes...});
+#endif
+}
+
+}  // namespace dlrun

@@ -1,25 +1,11 @@
 #include "core/small_k_gemm.hpp"
 
-#include <cstring>
-
 #include "core/simd.hpp"
 
 namespace dlrun {
 namespace {
 
-// Eight floats: one AVX2 register, or two SSE registers in the plain build.
-using Float8 = float __attribute__((vector_size(32)));
 constexpr Index kLanes = 8;
-
-[[gnu::always_inline]] inline Float8 load8(const float* p) {
-  Float8 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
-[[gnu::always_inline]] inline void store8(float* p, Float8 v) {
-  std::memcpy(p, &v, sizeof v);
-}
 
 [[gnu::always_inline]] inline Float8 broadcast8(float value) {
   return Float8{} + value;
@@ -36,7 +22,7 @@ template <int Rows, int Vectors>
   }
   for (Index p = 0; p < k; ++p) {
     Float8 x[Vectors];
-    for (int v = 0; v < Vectors; ++v) x[v] = load8(b + p * ldb + v * kLanes);
+    for (int v = 0; v < Vectors; ++v) x[v] = load_vector<Float8>(b + p * ldb + v * kLanes);
     for (int r = 0; r < Rows; ++r) {
       const Float8 w = broadcast8(a[r * k + p]);
       for (int v = 0; v < Vectors; ++v) sum[r][v] += w * x[v];
@@ -45,7 +31,7 @@ template <int Rows, int Vectors>
   for (int r = 0; r < Rows; ++r) {
     for (int v = 0; v < Vectors; ++v) {
       if (relu) sum[r][v] = sum[r][v] < 0.0f ? Float8{} : sum[r][v];  // std::max(x, 0): NaN stays
-      store8(c + r * ldc + v * kLanes, sum[r][v]);
+      store_vector(c + r * ldc + v * kLanes, sum[r][v]);
     }
   }
 }
@@ -80,9 +66,9 @@ template <int Rows, int Cols>
   Index j = 0;
   for (; j + kLanes <= n; j += kLanes) {
     Float8 x[Cols];
-    for (int q = 0; q < Cols; ++q) x[q] = load8(b + q * ldb + j);
+    for (int q = 0; q < Cols; ++q) x[q] = load_vector<Float8>(b + q * ldb + j);
     for (int r = 0; r < Rows; ++r) {
-      const Float8 y = load8(g + r * ldg + j);
+      const Float8 y = load_vector<Float8>(g + r * ldg + j);
       for (int q = 0; q < Cols; ++q) sum[r][q] += y * x[q];
     }
   }
