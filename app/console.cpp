@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <iostream>
 
+#include "train/run_training.hpp"
+
 namespace dlrun::app {
 namespace {
 
@@ -61,10 +63,7 @@ void print_json_line(const nlohmann::json& value) {
 }
 
 nlohmann::json metrics_json(const MetricValues& values) {
-  nlohmann::json object = nlohmann::json::object();
-  for (const auto& [name, value] : values)
-    object[name] = std::isfinite(value) ? nlohmann::json(value) : nlohmann::json();
-  return object;
+  return metric_values_json(values);
 }
 
 ConsoleCallback::ConsoleCallback(bool jsonl, bool quiet)
