@@ -57,25 +57,30 @@ void gemm(Transpose transpose_a, Transpose transpose_b, Index m, Index n, Index 
     sgemm_block(ta, tb, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, c.data(), n);
     return;
   }
-  if (m >= n) {
-    parallel_for(
-        m,
-        [&](Index begin, Index end) {
-          const float* a_block = a.data() + (ta ? begin : begin * k);
-          sgemm_block(ta, tb, end - begin, n, k, alpha, a_block, lda, b.data(), ldb, beta,
-                      c.data() + begin * n, n);
-        },
-        kMinBlock);
-  } else {
-    parallel_for(
-        n,
-        [&](Index begin, Index end) {
-          const float* b_block = b.data() + (tb ? begin * k : begin);
-          sgemm_block(ta, tb, m, end - begin, k, alpha, a.data(), lda, b_block, ldb, beta, c.data() + begin,
-                      n);
-        },
-        kMinBlock);
+  // The blocks depend only on the sizes and thread_count(), not on how many threads run them: a
+  // GEMM called where parallel_for runs inline (a cv fold or search trial under run_tasks) does
+  // the same cblas calls, and so gives the same bits, as one split over the pool.
+  const bool by_rows = m >= n;
+  const Index extent = by_rows ? m : n;
+  const Index blocks = std::min<Index>(thread_count(), extent / kMinBlock);
+  if (blocks <= 1) {
+    sgemm_block(ta, tb, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, c.data(), n);
+    return;
   }
+  parallel_for(blocks, [&](Index first, Index last) {
+    for (Index block = first; block < last; ++block) {
+      const Index begin = extent * block / blocks;
+      const Index end = extent * (block + 1) / blocks;
+      if (by_rows) {
+        const float* a_block = a.data() + (ta ? begin : begin * k);
+        sgemm_block(ta, tb, end - begin, n, k, alpha, a_block, lda, b.data(), ldb, beta, c.data() + begin * n,
+                    n);
+      } else {
+        const float* b_block = b.data() + (tb ? begin * k : begin);
+        sgemm_block(ta, tb, m, end - begin, k, alpha, a.data(), lda, b_block, ldb, beta, c.data() + begin, n);
+      }
+    }
+  });
 }
 
 void gemm_reference(Transpose transpose_a, Transpose transpose_b, Index m, Index n, Index k, float alpha,

@@ -155,3 +155,35 @@ void parallel_for(Index count, RangeFunction body, Index min_chunk) {
 }
 
 }  // namespace dlrun
+
+namespace dlrun {
+
+void run_tasks(Index count, int jobs, const std::function<void(Index)>& task) {
+  if (jobs <= 1 || count <= 1) {
+    for (Index i = 0; i < count; ++i) task(i);
+    return;
+  }
+  std::atomic<Index> next{0};
+  std::atomic<bool> failed{false};
+  std::mutex error_mutex;
+  std::exception_ptr error;
+  auto work = [&] {
+    inside_worker = true;
+    for (Index i = next.fetch_add(1); i < count && !failed.load(); i = next.fetch_add(1)) {
+      try {
+        task(i);
+      } catch (...) {
+        std::lock_guard lock(error_mutex);
+        if (!error) error = std::current_exception();
+        failed.store(true);
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  const Index started = std::min<Index>(jobs, count);
+  for (Index t = 0; t < started; ++t) threads.emplace_back(work);
+  for (std::thread& thread : threads) thread.join();
+  if (error) std::rethrow_exception(error);
+}
+
+}  // namespace dlrun

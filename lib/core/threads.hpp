@@ -2,6 +2,7 @@
 // elementwise work). One process-wide pool, sized by --threads, like OpenBLAS's own.
 #pragma once
 
+#include <functional>
 #include <type_traits>
 #include <utility>
 
@@ -37,5 +38,14 @@ int thread_count();
 // when only one thread is configured. Calls from inside a worker run inline (no nesting).
 // Exceptions thrown by body are rethrown in the caller (the first one).
 void parallel_for(Index count, RangeFunction body, Index min_chunk = 1);
+
+// Runs task(i) for every i in [0, count), on min(jobs, count) threads of their own that take the
+// indices in order (jobs <= 1: on the caller, one after another). Inside those threads
+// parallel_for runs inline, so concurrent tasks (cv folds, search trials) each use one core and
+// never contend for the pool; thread_count() still reports the pool's size, so the work splits
+// that depend on it (GEMM blocks, conv2d sample ranges) are the same as with jobs = 1 and so are
+// the results. After a task throws no new task starts; the first exception is rethrown once all
+// threads have ended.
+void run_tasks(Index count, int jobs, const std::function<void(Index)>& task);
 
 }  // namespace dlrun

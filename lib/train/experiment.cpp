@@ -1,5 +1,7 @@
 #include "train/experiment.hpp"
 
+#include <optional>
+
 #include "train/evaluate.hpp"
 #include "train/metrics.hpp"
 
@@ -32,9 +34,7 @@ void check_metrics(const Config& config, const Task& task) {
   }
 }
 
-}  // namespace
-
-std::unique_ptr<Experiment> prepare_experiment(Config config) {
+std::unique_ptr<Experiment> prepare(Config config, std::optional<LoadedData> data) {
   auto experiment = std::make_unique<Experiment>();
   Experiment& e = *experiment;
   e.config = std::move(config);
@@ -54,7 +54,7 @@ std::unique_ptr<Experiment> prepare_experiment(Config config) {
         "that reconstructs its inputs; use mse, mae, huber or binary_cross_entropy (inputs in [0, 1])");
   }
   const bool classification = !autoencoder && is_classification_loss(c.loss.type);
-  e.data = load_data(c.data, classification, c.seed);
+  e.data = data ? std::move(*data) : load_data(c.data, classification, c.seed);
   const Dataset& train = *e.data.train.dataset;
   if (classification && train.class_names.empty()) {
     throw DataError(train.source + ": no class labels; the loss '" + c.loss.type + "' needs them");
@@ -84,6 +84,16 @@ std::unique_ptr<Experiment> prepare_experiment(Config config) {
     check_schedule_compatible(*e.optimizer, *e.schedule, c.schedule->where);
   }
   return experiment;
+}
+
+}  // namespace
+
+std::unique_ptr<Experiment> prepare_experiment(Config config) {
+  return prepare(std::move(config), std::nullopt);
+}
+
+std::unique_ptr<Experiment> prepare_experiment(Config config, LoadedData data) {
+  return prepare(std::move(config), std::move(data));
 }
 
 }  // namespace dlrun

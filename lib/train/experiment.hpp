@@ -32,5 +32,8 @@ bool is_classification_loss(std::string_view loss_type);
 // stream), the loss, the optimizer over the trainable parameters and the schedule; checks that
 // the metrics and the model's output fit the task. Throws ConfigError / DataError.
 std::unique_ptr<Experiment> prepare_experiment(Config config);
+// The same with data the caller has loaded and split (a cv fold: its training rows, the inner
+// validation split, the held-out fold as test, and the transform fitted on the training rows).
+std::unique_ptr<Experiment> prepare_experiment(Config config, LoadedData data);
 
 }  // namespace dlrun
