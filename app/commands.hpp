@@ -23,6 +23,11 @@ struct TrainOptions {
   std::string weights;  // --weights CHECKPOINT
 };
 
+struct CvCommandOptions {
+  std::optional<int> folds;  // --folds K (overrides cv.folds)
+  int jobs = 1;              // --jobs N: folds at once
+};
+
 struct EvalOptions {
   std::filesystem::path checkpoint;
   std::string split = "test";
@@ -37,6 +42,7 @@ struct PredictOptions {
 };
 
 int run_train(const CommonOptions& common, const TrainOptions& options);
+int run_cv(const CommonOptions& common, const CvCommandOptions& options);
 int run_summary(const CommonOptions& common);
 int run_check(const CommonOptions& common);
 int run_eval(const CommonOptions& common, const EvalOptions& options);

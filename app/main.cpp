@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   dlrun::app::CommonOptions common;
   dlrun::app::TrainOptions train_options;
   dlrun::app::EvalOptions eval_options;
+  dlrun::app::CvCommandOptions cv_options;
   dlrun::app::PredictOptions predict_options;
 
   CLI::App* train = app.add_subcommand("train", "train a model");
@@ -45,6 +46,12 @@ int main(int argc, char** argv) {
   train->add_option("--resume", train_options.resume,
                     "continue an interrupted run (run directory or checkpoint)");
   train->add_option("--weights", train_options.weights, "initialise parameters from a checkpoint");
+
+  CLI::App* cv = app.add_subcommand("cv", "cross-validate a config over K folds");
+  add_common(cv, common, true);
+  cv->add_option("--folds", cv_options.folds, "number of folds (overrides cv.folds)");
+  cv->add_option("--jobs", cv_options.jobs, "folds trained at once, each on one thread (same results)")
+      ->check(CLI::Range(1, 1024));
 
   CLI::App* eval = app.add_subcommand("eval", "evaluate a checkpoint on a data split");
   add_common(eval, common, false);
@@ -82,6 +89,7 @@ int main(int argc, char** argv) {
   try {
     dlrun::app::setup_console(common.quiet);
     if (*train) return dlrun::app::run_train(common, train_options);
+    if (*cv) return dlrun::app::run_cv(common, cv_options);
     if (*eval) return dlrun::app::run_eval(common, eval_options);
     if (*predict) return dlrun::app::run_predict(common, predict_options);
     if (*summary) return dlrun::app::run_summary(common);
