@@ -52,7 +52,9 @@ struct RunOptions {
   std::optional<Index> epochs;
   // Continue in process from the state a previous run_training on the SAME experiment returned
   // (RunResult::state): the model and optimizer carry on where they stopped, and training goes on
-  // to `epochs` (successive halving / Hyperband). Early stopping starts afresh. Without files only.
+  // to `epochs` (successive halving / Hyperband); the result equals one run of that many epochs
+  // (tests/train/test_run_training.cpp). Early stopping starts afresh; a schedule keeps the epochs
+  // prepare_experiment sized it for. Without files only.
   std::optional<TrainState> continue_from;
   // Evaluate the test split at the end (when the data has one and training did not fail).
   bool evaluate_test = true;
