@@ -5,6 +5,8 @@
 
 #include "core/blas.hpp"
 #include "core/errors.hpp"
+#include "core/fast_math.hpp"
+#include "core/simd.hpp"
 #include "core/threads.hpp"
 #include "layers/layer_label.hpp"
 #include "layers/linear_map.hpp"
@@ -24,32 +26,42 @@ Index visible(bool causal, Index i, Index t) {
   return causal ? i + 1 : t;
 }
 
-// Softmax of each row of the (T, T) scores in place, over the visible steps; the rest become 0.
-void masked_softmax(float* scores, Index t, bool causal) {
-  for (Index i = 0; i < t; ++i) {
-    float* row = scores + i * t;
-    const Index limit = visible(causal, i, t);
-    const float max = *std::max_element(row, row + limit);
-    float sum = 0.0f;
-    for (Index j = 0; j < limit; ++j) {
-      row[j] = std::exp(row[j] - max);
-      sum += row[j];
-    }
-    const float inv = 1.0f / sum;
-    for (Index j = 0; j < limit; ++j) row[j] *= inv;
-    std::fill(row + limit, row + t, 0.0f);
-  }
+// One row of scores in place: softmax over [0, limit), 0 for [limit, t). fast_exp (core/fast_math)
+// rather than libm's scalar expf: a forward pass takes N * H * T * T / 2 exponentials when causal.
+DLRUN_SIMD_CLONES void softmax_row(float* row, Index limit, Index t) {
+  const float max = *std::max_element(row, row + limit);
+  for_each_lane_block(
+      limit, [&]<class V>(Index j) __attribute__((always_inline)) {
+        store_vector(row + j, fast_exp(load_vector<V>(row + j) - max));
+      });
+  float sum = 0.0f;
+  for (Index j = 0; j < limit; ++j) sum += row[j];
+  const float inv = 1.0f / sum;
+  for (Index j = 0; j < limit; ++j) row[j] *= inv;
+  std::fill(row + limit, row + t, 0.0f);
 }
 
-// dropped = probs * mask, the mask drawn from `rng` (0 with probability `rate`, else 1/(1-rate)):
-// each 64-bit draw decides two weights, as the dropout layer does.
-void drop_weights(Rng& rng, double rate, const float* probs, float* dropped, Index count) {
+// Softmax of each row of the (T, T) scores in place, over the visible steps; the rest become 0.
+void masked_softmax(float* scores, Index t, bool causal) {
+  for (Index i = 0; i < t; ++i) softmax_row(scores + i * t, visible(causal, i, t), t);
+}
+
+// dropped = probs * mask over the visible weights of each row (T, T), 0 elsewhere; the mask is drawn
+// from `rng` (0 with probability `rate`, else 1/(1-rate)), each 64-bit draw deciding two weights as
+// the dropout layer does.
+void drop_weights(Rng& rng, double rate, const float* probs, float* dropped, Index t, bool causal) {
   const auto threshold = static_cast<std::uint64_t>(std::ldexp(rate, 32));
   const auto scale = static_cast<float>(1.0 / (1.0 - rate));
-  for (Index i = 0; i < count; i += 2) {
-    const std::uint64_t bits = rng.next_u64();
-    dropped[i] = (bits & 0xFFFFFFFFu) < threshold ? 0.0f : probs[i] * scale;
-    if (i + 1 < count) dropped[i + 1] = (bits >> 32) < threshold ? 0.0f : probs[i + 1] * scale;
+  for (Index i = 0; i < t; ++i) {
+    const float* p = probs + i * t;
+    float* out = dropped + i * t;
+    const Index limit = visible(causal, i, t);
+    for (Index j = 0; j < limit; j += 2) {
+      const std::uint64_t bits = rng.next_u64();
+      out[j] = (bits & 0xFFFFFFFFu) < threshold ? 0.0f : p[j] * scale;
+      if (j + 1 < limit) out[j + 1] = (bits >> 32) < threshold ? 0.0f : p[j + 1] * scale;
+    }
+    std::fill(out + limit, out + t, 0.0f);
   }
 }
 
@@ -164,7 +176,7 @@ void MultiHeadAttention::forward(const Tensor& input, Tensor& output, const Forw
         if (dropout_applied_) {
           Rng rng(seed ^ (static_cast<std::uint64_t>(p) + 1) * 0x9E3779B97F4A7C15ull);
           float* dropped = dropped_.data() + p * t * t;
-          drop_weights(rng, spec_.dropout, probs, dropped, t * t);
+          drop_weights(rng, spec_.dropout, probs, dropped, t, spec_.causal);
           weights = dropped;
         }
         // (T, T) x (T, D) -> O_h, placed in the columns of head h.
