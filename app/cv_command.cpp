@@ -107,6 +107,7 @@ int run_cv(const CommonOptions& common, const CvCommandOptions& options) {
   const auto folds = make_folds(*data.dataset, data.rows, config.cv, config.seed);
   prepare_experiment(config, fold_data(config, data, folds.front()));
 
+  install_stop_handlers();  // before the directory exists: once it does, a signal stops cleanly
   const fs::path cv_dir = make_run_directory(config.output, config.name + "-cv",
                                              common.out.empty() ? std::nullopt : std::optional(common.out));
   fs::remove(cv_dir / kCheckpointsFolder);  // made for runs; a cv directory holds no checkpoints
@@ -118,7 +119,6 @@ int run_cv(const CommonOptions& common, const CvCommandOptions& options) {
                config.cv.stratified ? ", stratified" : "", jobs, jobs > 1 ? 1 : thread_count());
   if (config.data.test) spdlog::info("the test set is not used: each fold is evaluated on its held-out rows");
 
-  install_stop_handlers();
   CvOptions cv_options;
   cv_options.jobs = jobs;
   cv_options.stop_flag = &stop_flag();

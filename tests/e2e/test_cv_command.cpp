@@ -2,9 +2,12 @@
 // same fold metrics for --jobs 1 and --jobs 2, and the errors for impossible fold counts.
 #include <doctest/doctest.h>
 
-#include <filesystem>
 #include <algorithm>
+#include <filesystem>
 
+#include <csignal>
+
+#include "e2e/background_run.hpp"
 #include "e2e/e2e_support.hpp"
 
 using namespace dlrun::testing;
@@ -70,4 +73,20 @@ TEST_CASE("e2e cv: too few folds, more folds than rows or than a class's rows ar
   CHECK(too_many.exit_code == 3);
   CHECK(too_many.err.find("12 rows cannot make 13 folds") != std::string::npos);
   CHECK_FALSE(fs::exists(dir / "cv"));  // nothing written for a run that cannot start
+}
+
+TEST_CASE("e2e cv: SIGINT stops the folds cleanly: exit 130 and a summary that says interrupted") {
+  TempDir dir;
+  const auto csv = write_blobs_csv(dir, 60);
+  const auto config = dir.write("c.yaml", tiny_csv_config(csv, "train: {epochs: 1000000, batch_size: 8}\n"));
+  const fs::path cv = dir / "cv";
+  BackgroundRun run("cv " + config.string() + " --folds 3 --jobs 2 --quiet --out " + cv.string(),
+                    dir / "out.txt", dir / "err.txt");
+  REQUIRE(wait_until([&] { return fs::exists(cv / "log.txt"); }, std::chrono::seconds(20)));
+  run.send(SIGINT);
+  CHECK(run.wait() == 130);
+  const auto summary = nlohmann::json::parse(read_bytes(cv / "summary.json"));
+  CHECK(summary["status"] == "interrupted");
+  CHECK(summary["folds"].empty());  // no fold finished its epochs, so none was evaluated
+  CHECK(read_bytes(dir / "err.txt").find("interrupted") != std::string::npos);
 }
