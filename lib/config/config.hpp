@@ -100,13 +100,31 @@ struct CvConfig {
   bool shuffle = true;
 };
 
+// `search.scheduler`: successive halving or Hyperband (docs/search.md). Budgets are epochs.
+struct SchedulerConfig {
+  std::string type = "none";  // none | successive_halving | hyperband
+  Index min_epochs = 1;       // the first rung's budget
+  Index max_epochs = 0;       // the last rung's budget; 0: train.epochs
+  Index eta = 3;              // keep the best 1/eta of each rung
+};
+
+// `search.bayes`: the Tree-structured Parzen Estimator's settings (docs/search.md).
+struct BayesConfig {
+  Index startup_trials = 10;  // random trials before the model is used
+  double gamma = 0.25;        // the fraction of observed trials counted as good
+  Index candidates = 24;      // points drawn from l(x) per proposal
+  Index batch = 1;            // trials proposed together, from the same finished trials
+};
+
 struct SearchConfig {
   std::string strategy = "random";  // grid | random | bayes
   Index trials = 20;
   std::string metric = "val_accuracy";
-  std::string mode = "max";
+  std::string mode = "auto";         // auto (from the metric's name) | min | max
   std::string evaluate = "holdout";  // holdout | cv
-  Node space;                        // path -> {choice|uniform|loguniform|int: ...}
+  Node space;                        // path -> {choice|uniform|loguniform|int|int_log: ...}
+  SchedulerConfig scheduler;
+  BayesConfig bayes;
 };
 
 struct Config {

@@ -1,4 +1,6 @@
 // `train:`, `cv:` and `search:` (DESIGN.md §3).
+#include <algorithm>
+
 #include "config/sections.hpp"
 
 namespace dlrun::detail {
@@ -89,8 +91,61 @@ CvConfig parse_cv(const Node& node) {
   return config;
 }
 
+namespace {
+
+SchedulerConfig parse_scheduler(const Node* node) {
+  SchedulerConfig config;
+  if (node == nullptr) return config;
+  const std::vector<std::string> types = {"none", "successive_halving", "hyperband"};
+  if (node->is_scalar()) {
+    config.type = node->as_string("search.scheduler");
+    if (std::find(types.begin(), types.end(), config.type) == types.end()) {
+      throw ConfigError(node->where(), "search.scheduler: unknown scheduler '" + config.type + "'" +
+                                           did_you_mean(config.type, types) +
+                                           "; allowed: none, successive_halving, hyperband");
+    }
+    return config;
+  }
+  const std::string context = "search.scheduler";
+  check_keys(*node, context, {"type", "min_epochs", "max_epochs", "eta"});
+  Options options(*node, context);
+  config.type = options.choice("type", "hyperband", types);
+  config.min_epochs = options.integer("min_epochs", config.min_epochs);
+  options.require_at_least("min_epochs", static_cast<double>(config.min_epochs), 1);
+  config.max_epochs = options.integer("max_epochs", config.max_epochs);
+  options.require_at_least("max_epochs", static_cast<double>(config.max_epochs), 0);
+  if (config.max_epochs > 0 && config.max_epochs < config.min_epochs) {
+    options.fail("max_epochs", "must be >= min_epochs (" + std::to_string(config.min_epochs) + "), got " +
+                                   std::to_string(config.max_epochs));
+  }
+  config.eta = options.integer("eta", config.eta);
+  options.require_at_least("eta", static_cast<double>(config.eta), 2);
+  return config;
+}
+
+BayesConfig parse_bayes(const Node* node) {
+  BayesConfig config;
+  if (node == nullptr) return config;
+  const std::string context = "search.bayes";
+  check_keys(*node, context, {"startup_trials", "gamma", "candidates", "batch"});
+  Options options(*node, context);
+  config.startup_trials = options.integer("startup_trials", config.startup_trials);
+  options.require_at_least("startup_trials", static_cast<double>(config.startup_trials), 1);
+  config.gamma = options.number("gamma", config.gamma);
+  options.require_in("gamma", config.gamma, 0.0, 1.0, true);
+  if (config.gamma <= 0.0) options.fail("gamma", "must be > 0, got " + format_number(config.gamma));
+  config.candidates = options.integer("candidates", config.candidates);
+  options.require_at_least("candidates", static_cast<double>(config.candidates), 1);
+  config.batch = options.integer("batch", config.batch);
+  options.require_at_least("batch", static_cast<double>(config.batch), 1);
+  return config;
+}
+
+}  // namespace
+
 SearchConfig parse_search(const Node& node) {
-  check_keys(node, "search", {"strategy", "trials", "metric", "mode", "evaluate", "space"});
+  check_keys(node, "search",
+             {"strategy", "trials", "metric", "mode", "evaluate", "space", "scheduler", "bayes"});
   Options options(node, "search");
   SearchConfig config;
   config.strategy = options.choice("strategy", config.strategy, {"grid", "random", "bayes"});
@@ -98,13 +153,15 @@ SearchConfig parse_search(const Node& node) {
   options.require_at_least("trials", static_cast<double>(config.trials), 1);
   config.metric = options.string("metric", config.metric);
   if (config.metric.empty()) options.fail("metric", "must name a metric, e.g. val_accuracy");
-  config.mode = options.choice("mode", config.mode, {"min", "max"});
+  config.mode = options.choice("mode", config.mode, {"auto", "min", "max"});
   config.evaluate = options.choice("evaluate", config.evaluate, {"holdout", "cv"});
   // The space's paths and distributions are checked by lib/select, which knows the strategies.
   if (const Node* space = options.raw("space")) {
     if (!space->is_map()) options.fail("space", "expected a mapping from override paths to distributions");
     config.space = *space;
   }
+  config.scheduler = parse_scheduler(options.raw("scheduler"));
+  config.bayes = parse_bayes(options.raw("bayes"));
   return config;
 }
 

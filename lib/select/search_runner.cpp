@@ -1,0 +1,223 @@
+#include "select/search_runner.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <exception>
+#include <map>
+#include <mutex>
+#include <thread>
+
+namespace dlrun {
+namespace {
+
+struct Task {
+  Index trial = 0;
+  Index budget = 0;
+  Point point;
+};
+
+// Runs tasks on up to `jobs` threads; results land in each task's record. The first exception
+// stops new tasks and is rethrown once the running ones have returned.
+class Executor {
+ public:
+  Executor(TrialEvaluator& evaluator, const SearchHooks& hooks, SearchRun& run, Index jobs)
+      : evaluator_(evaluator), hooks_(hooks), run_(run), jobs_(std::max<Index>(1, jobs)) {}
+
+  // Evaluates every task (unless stopped) and updates run_.trials.
+  void run(const std::vector<Task>& tasks) {
+    std::atomic<std::size_t> next{0};
+    std::exception_ptr error;
+    auto worker = [&] {
+      for (;;) {
+        if (stop_requested()) return;
+        {
+          std::lock_guard lock(mutex_);
+          if (error) return;
+        }
+        const std::size_t index = next.fetch_add(1);
+        if (index >= tasks.size()) return;
+        try {
+          evaluate(tasks[index]);
+        } catch (...) {
+          std::lock_guard lock(mutex_);
+          if (!error) error = std::current_exception();
+        }
+      }
+    };
+    const auto threads = static_cast<std::size_t>(std::min<Index>(jobs_, static_cast<Index>(tasks.size())));
+    if (threads <= 1) {
+      worker();
+    } else {
+      std::vector<std::thread> pool;
+      for (std::size_t i = 0; i < threads; ++i) pool.emplace_back(worker);
+      for (auto& thread : pool) thread.join();
+    }
+    if (error) std::rethrow_exception(error);
+  }
+
+  bool stop_requested() const { return hooks_.stop_flag && hooks_.stop_flag->load(); }
+
+ private:
+  void evaluate(const Task& task) {
+    std::optional<TrialOutcome> outcome;
+    if (hooks_.recorded) outcome = hooks_.recorded(task.trial, task.budget, task.point);
+    const bool replayed = outcome.has_value();
+    if (!replayed) {
+      {
+        std::lock_guard lock(mutex_);
+        if (hooks_.on_start) hooks_.on_start(task.trial, task.budget, task.point);
+      }
+      outcome = evaluator_.evaluate(task.trial, task.point, task.budget);
+    }
+    std::lock_guard lock(mutex_);
+    TrialRecord& record = run_.trials[static_cast<std::size_t>(task.trial - 1)];
+    record.trial = task.trial;
+    record.point = task.point;
+    record.budget = task.budget;
+    record.seconds += outcome->seconds;
+    record.outcome = *outcome;
+    record.status = outcome->status;
+    record.replayed = replayed;
+    run_.total_epochs += outcome->new_epochs;
+    if (outcome->status == "interrupted") {
+      run_.interrupted = true;
+      return;  // not finished: a resume trains it again
+    }
+    if (hooks_.on_finish) hooks_.on_finish(record);
+  }
+
+  TrialEvaluator& evaluator_;
+  const SearchHooks& hooks_;
+  SearchRun& run_;
+  Index jobs_;
+  std::mutex mutex_;
+};
+
+double score_of(const TrialRecord& record, bool maximize) {
+  return maximize ? record.outcome.metric : -record.outcome.metric;
+}
+
+bool finished_ok(const TrialRecord& record) {
+  return record.trial > 0 && record.status == "completed";
+}
+
+// Without a scheduler: trials in generations of those that see the same finished trials
+// (all of them for grid and random; the start-up trials, then each batch, for bayes).
+void run_generations(const SearchPlan& plan, Executor& executor, SearchRun& run) {
+  Strategy& strategy = *plan.strategy;
+  const Index total = strategy.trial_count();
+  Index trial = 1;
+  while (trial <= total && !executor.stop_requested()) {
+    const Index sees = strategy.sees_before(trial);
+    std::vector<Observation> history;
+    for (Index t = 1; t < sees; ++t) {
+      const TrialRecord& record = run.trials[static_cast<std::size_t>(t - 1)];
+      history.push_back(
+          {record.point, finished_ok(record) ? score_of(record, plan.maximize) : 0.0, !finished_ok(record)});
+    }
+    std::vector<Task> tasks;
+    for (; trial <= total && strategy.sees_before(trial) == sees; ++trial) {
+      tasks.push_back({trial, 0, strategy.propose(trial, history)});
+    }
+    executor.run(tasks);
+    if (run.interrupted) return;
+  }
+}
+
+// With a scheduler: each bracket's trials train to the first rung; the best 1/eta go on.
+void run_brackets(const SearchPlan& plan, TrialEvaluator& evaluator, Executor& executor, SearchRun& run) {
+  const Index max_epochs = plan.scheduler.max_epochs > 0 ? plan.scheduler.max_epochs : plan.max_epochs;
+  Index next_trial = 1;
+  for (const Bracket& bracket :
+       plan_brackets(plan.scheduler, plan.max_epochs, plan.strategy->trial_count())) {
+    std::vector<Task> tasks;
+    for (Index i = 0; i < bracket.configs; ++i, ++next_trial) {
+      tasks.push_back({next_trial, bracket.budgets.front(), plan.strategy->propose(next_trial, {})});
+    }
+    for (std::size_t rung = 0; rung < bracket.budgets.size(); ++rung) {
+      if (executor.stop_requested()) return;
+      for (Task& task : tasks) task.budget = bracket.budgets[rung];
+      executor.run(tasks);
+      if (run.interrupted) return;
+      if (rung + 1 == bracket.budgets.size()) break;
+      // Rank: completed by score (best first), then failed; ties keep the trial order.
+      std::stable_sort(tasks.begin(), tasks.end(), [&](const Task& a, const Task& b) {
+        const TrialRecord& ra = run.trials[static_cast<std::size_t>(a.trial - 1)];
+        const TrialRecord& rb = run.trials[static_cast<std::size_t>(b.trial - 1)];
+        if (finished_ok(ra) != finished_ok(rb)) return finished_ok(ra);
+        return finished_ok(ra) && score_of(ra, plan.maximize) > score_of(rb, plan.maximize);
+      });
+      const auto keep =
+          static_cast<std::size_t>(std::max<Index>(1, static_cast<Index>(tasks.size()) / plan.scheduler.eta));
+      for (std::size_t i = keep; i < tasks.size(); ++i) {
+        TrialRecord& record = run.trials[static_cast<std::size_t>(tasks[i].trial - 1)];
+        if (record.status == "completed" && record.outcome.epochs < max_epochs) record.status = "stopped";
+        evaluator.release(tasks[i].trial);
+      }
+      tasks.resize(keep);
+      std::sort(tasks.begin(), tasks.end(), [](const Task& a, const Task& b) { return a.trial < b.trial; });
+      // A failed trial is never promoted past a completed one, but with too few completed
+      // trials the kept set may hold failures: they stay failed.
+      std::erase_if(tasks, [&](const Task& task) {
+        if (finished_ok(run.trials[static_cast<std::size_t>(task.trial - 1)])) return false;
+        evaluator.release(task.trial);
+        return true;
+      });
+      if (tasks.empty()) break;
+    }
+    for (const Task& task : tasks) evaluator.release(task.trial);
+  }
+}
+
+}  // namespace
+
+std::vector<Bracket> plan_brackets(const SchedulerConfig& scheduler, Index max_epochs, Index trials) {
+  const Index max_budget = scheduler.max_epochs > 0 ? scheduler.max_epochs : max_epochs;
+  const Index min_budget = std::min(scheduler.min_epochs, max_budget);
+  const auto eta = static_cast<double>(scheduler.eta);
+  // Rungs from `first` epochs: first * eta^i, the last capped at max_budget.
+  auto rungs_from = [&](double first) {
+    std::vector<Index> budgets;
+    double budget = first;
+    for (;;) {
+      const Index epochs = std::min<Index>(max_budget, std::max<Index>(1, std::llround(budget)));
+      if (budgets.empty() || epochs > budgets.back()) budgets.push_back(epochs);
+      if (epochs >= max_budget) return budgets;
+      budget *= eta;
+    }
+  };
+  std::vector<Bracket> brackets;
+  if (scheduler.type == "successive_halving") {
+    brackets.push_back({trials, rungs_from(static_cast<double>(min_budget))});
+    return brackets;
+  }
+  // Hyperband (Li et al. 2018, Algorithm 1), budgets in epochs.
+  const auto ratio = static_cast<double>(max_budget) / static_cast<double>(min_budget);
+  const auto s_max = static_cast<Index>(std::floor(std::log(ratio) / std::log(eta) + 1e-9));
+  Index placed = 0;
+  while (placed < trials) {
+    for (Index s = s_max; s >= 0 && placed < trials; --s) {
+      const auto n = static_cast<Index>(
+          std::ceil(static_cast<double>(s_max + 1) / static_cast<double>(s + 1) * std::pow(eta, s)));
+      const Index configs = std::min(n, trials - placed);
+      brackets.push_back({configs, rungs_from(static_cast<double>(max_budget) / std::pow(eta, s))});
+      placed += configs;
+    }
+  }
+  return brackets;
+}
+
+SearchRun run_search_loop(const SearchPlan& plan, TrialEvaluator& evaluator, const SearchHooks& hooks) {
+  SearchRun run;
+  run.trials.resize(static_cast<std::size_t>(plan.strategy->trial_count()));
+  Executor executor(evaluator, hooks, run, plan.jobs);
+  if (plan.scheduler.type == "none") {
+    run_generations(plan, executor, run);
+  } else {
+    run_brackets(plan, evaluator, executor, run);
+  }
+  if (executor.stop_requested()) run.interrupted = true;
+  return run;
+}
+
+}  // namespace dlrun

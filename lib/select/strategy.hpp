@@ -1,0 +1,44 @@
+// Search strategies: where the next trial goes. A strategy sees points and scores only, never
+// training, so it is testable on synthetic objectives. Proposals are pure functions of the trial
+// number, the seed and the finished trials the strategy is allowed to see, which is what makes a
+// search give the same trials for any --jobs.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "config/config.hpp"
+#include "select/search_space.hpp"
+
+namespace dlrun {
+
+// A finished trial as strategies see it. score: higher is better (a minimised metric negated);
+// failed trials have no score.
+struct Observation {
+  Point point;
+  double score = 0.0;
+  bool failed = false;
+};
+
+class Strategy {
+ public:
+  virtual ~Strategy() = default;
+  // How many trials the search runs: search.trials, or the number of grid points.
+  virtual Index trial_count() const = 0;
+  // Trial `trial` (1-based) waits for trials 1 .. sees_before(trial) - 1 to finish, and propose()
+  // gets exactly those, in trial order. 1 means it depends on no result (grid, random).
+  virtual Index sees_before(Index /*trial*/) const { return 1; }
+  virtual Point propose(Index trial, std::span<const Observation> history) = 0;
+};
+
+// Every point of the grid, in order: the last dimension varies fastest. Throws ConfigError at a
+// dimension's key when it is numeric without grid points.
+std::vector<Point> grid_points(const SearchSpace& space);
+
+// The strategy `search.strategy` names. Random draws of trial k come from
+// Rng::for_stream(seed, "search", k), so they do not depend on other trials.
+std::unique_ptr<Strategy> make_strategy(const SearchConfig& config, const SearchSpace& space,
+                                        std::uint64_t seed);
+
+}  // namespace dlrun

@@ -1,0 +1,184 @@
+#include "select/tpe.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numbers>
+#include <numeric>
+
+namespace dlrun {
+namespace {
+
+double normal_cdf(double z) {
+  return 0.5 * std::erfc(-z / std::numbers::sqrt2);
+}
+
+// The interval a dimension is modelled on: log scale for log dimensions, and integers widened by
+// half a step on each side so that every integer gets the same share.
+struct Transformed {
+  double low, high;
+};
+
+Transformed transformed_bounds(const Dimension& dimension) {
+  double low = dimension.low;
+  double high = dimension.high;
+  if (dimension.is_integer()) {
+    low -= 0.5;
+    high += 0.5;
+  }
+  if (dimension.is_log()) return {std::log(low), std::log(high)};
+  return {low, high};
+}
+
+double to_model(const Dimension& dimension, double x) {
+  return dimension.is_log() ? std::log(x) : x;
+}
+
+double from_model(const Dimension& dimension, double y) {
+  return round_to_written(dimension, dimension.is_log() ? std::exp(y) : y);
+}
+
+}  // namespace
+
+ParzenEstimator::ParzenEstimator(std::vector<double> values, double low, double high)
+    : low_(low), high_(high) {
+  const double range = high - low;
+  const double prior_mean = 0.5 * (low + high);
+  values.push_back(prior_mean);
+  std::sort(values.begin(), values.end());
+  const std::size_t n = values.size();
+  // Bandwidth: the larger gap to a neighbour (the bounds stand in at the ends), clipped to
+  // [range / min(100, n), range] as in hyperopt's adaptive_parzen_normal.
+  const double min_sigma = range / std::min(100.0, static_cast<double>(n));
+  bool prior_done = false;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double left = i > 0 ? values[i] - values[i - 1] : values[i] - low;
+    const double right = i + 1 < n ? values[i + 1] - values[i] : high - values[i];
+    double sigma = std::clamp(std::max(left, right), min_sigma, range);
+    if (!prior_done && values[i] == prior_mean) {
+      sigma = range;  // the prior is wide: every region keeps some density
+      prior_done = true;
+    }
+    means_.push_back(values[i]);
+    sigmas_.push_back(sigma);
+  }
+}
+
+ParzenEstimator::ParzenEstimator(const std::vector<double>& indices, std::size_t categories)
+    : categorical_(true), probabilities_(categories, 1.0) {
+  for (const double index : indices) probabilities_[static_cast<std::size_t>(index)] += 1.0;
+  const double total = std::accumulate(probabilities_.begin(), probabilities_.end(), 0.0);
+  for (double& p : probabilities_) p /= total;
+}
+
+double ParzenEstimator::sample(Rng& rng) const {
+  if (categorical_) {
+    double u = rng.uniform();
+    for (std::size_t c = 0; c < probabilities_.size(); ++c) {
+      if (u < probabilities_[c]) return static_cast<double>(c);
+      u -= probabilities_[c];
+    }
+    return static_cast<double>(probabilities_.size() - 1);
+  }
+  const std::size_t component = static_cast<std::size_t>(rng.below(static_cast<Index>(means_.size())));
+  // Rejection sampling of the truncated normal; a component far outside the bounds (never the
+  // case here: means lie inside) would fall back to clamping after many tries.
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    const double y = means_[component] + sigmas_[component] * rng.normal();
+    if (y >= low_ && y <= high_) return y;
+  }
+  return std::clamp(means_[component], low_, high_);
+}
+
+double ParzenEstimator::log_density(double x) const {
+  if (categorical_) return std::log(probabilities_[static_cast<std::size_t>(x)]);
+  double density = 0.0;
+  for (std::size_t i = 0; i < means_.size(); ++i) {
+    const double sigma = sigmas_[i];
+    const double mass = normal_cdf((high_ - means_[i]) / sigma) - normal_cdf((low_ - means_[i]) / sigma);
+    const double z = (x - means_[i]) / sigma;
+    density += std::exp(-0.5 * z * z) / (sigma * std::sqrt(2.0 * std::numbers::pi) * std::max(mass, 1e-12));
+  }
+  density /= static_cast<double>(means_.size());
+  return std::log(std::max(density, std::numeric_limits<double>::min()));
+}
+
+TpeStrategy::TpeStrategy(const SearchSpace& space, Index trials, const BayesConfig& config,
+                         std::uint64_t seed)
+    : space_(space), trials_(trials), config_(config), seed_(seed) {}
+
+Index TpeStrategy::sees_before(Index trial) const {
+  if (trial <= config_.startup_trials) return 1;
+  const Index batch = (trial - config_.startup_trials - 1) / config_.batch;
+  return config_.startup_trials + batch * config_.batch + 1;
+}
+
+Point TpeStrategy::propose(Index trial, std::span<const Observation> history) {
+  std::vector<const Observation*> completed;
+  for (const Observation& observation : history) {
+    if (!observation.failed) completed.push_back(&observation);
+  }
+  // The start-up trials are the random strategy's trials (same stream), so bayes and random
+  // begin alike and differ only where the model steers.
+  if (trial <= config_.startup_trials || completed.empty()) {
+    Rng rng = Rng::for_stream(seed_, "search", static_cast<std::uint64_t>(trial));
+    return sample_uniform(space_, rng);
+  }
+  std::stable_sort(completed.begin(), completed.end(),
+                   [](const Observation* a, const Observation* b) { return a->score > b->score; });
+  const auto good_count = static_cast<std::size_t>(
+      std::max(1.0, std::ceil(config_.gamma * static_cast<double>(completed.size()))));
+  std::vector<const Observation*> good(completed.begin(), completed.begin() + good_count);
+  std::vector<const Observation*> bad(completed.begin() + good_count, completed.end());
+  for (const Observation& observation : history) {
+    if (observation.failed) bad.push_back(&observation);  // failures count against their region
+  }
+
+  std::vector<ParzenEstimator> l, g;
+  for (std::size_t d = 0; d < space_.dimensions.size(); ++d) {
+    const Dimension& dimension = space_.dimensions[d];
+    auto values_of = [&](const std::vector<const Observation*>& group) {
+      std::vector<double> values;
+      for (const Observation* o : group) {
+        values.push_back(dimension.is_numeric() ? to_model(dimension, o->point[d]) : o->point[d]);
+      }
+      return values;
+    };
+    if (dimension.is_numeric()) {
+      const Transformed bounds = transformed_bounds(dimension);
+      l.emplace_back(values_of(good), bounds.low, bounds.high);
+      g.emplace_back(values_of(bad), bounds.low, bounds.high);
+    } else {
+      l.emplace_back(values_of(good), dimension.choices.size());
+      g.emplace_back(values_of(bad), dimension.choices.size());
+    }
+  }
+
+  Rng rng = Rng::for_stream(seed_, "tpe", static_cast<std::uint64_t>(trial));
+  Point best;
+  double best_ratio = -std::numeric_limits<double>::infinity();
+  for (Index c = 0; c < config_.candidates; ++c) {
+    Point candidate;
+    double ratio = 0.0;
+    for (std::size_t d = 0; d < space_.dimensions.size(); ++d) {
+      const Dimension& dimension = space_.dimensions[d];
+      double y = l[d].sample(rng);
+      if (dimension.is_numeric()) {
+        // Densities are compared where the trial will actually be: the written (rounded) value.
+        const double x = from_model(dimension, y);
+        y = to_model(dimension, x);
+        candidate.push_back(x);
+      } else {
+        candidate.push_back(y);
+      }
+      ratio += l[d].log_density(y) - g[d].log_density(y);
+    }
+    if (ratio > best_ratio) {
+      best_ratio = ratio;
+      best = std::move(candidate);
+    }
+  }
+  return best;
+}
+
+}  // namespace dlrun
