@@ -41,8 +41,18 @@ struct PredictOptions {
   bool raw = false;
 };
 
+struct SearchCommandOptions {
+  std::string strategy;  // --strategy (overrides search.strategy)
+  std::optional<long long> trials;
+  int jobs = 1;
+  std::filesystem::path resume;
+  bool refit = false;
+  int outer_folds = 0;
+};
+
 int run_train(const CommonOptions& common, const TrainOptions& options);
 int run_cv(const CommonOptions& common, const CvCommandOptions& options);
+int run_search(const CommonOptions& common, const SearchCommandOptions& options);
 int run_summary(const CommonOptions& common);
 int run_check(const CommonOptions& common);
 int run_eval(const CommonOptions& common, const EvalOptions& options);

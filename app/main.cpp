@@ -68,6 +68,22 @@ int main(int argc, char** argv) {
   predict->add_option("--output", predict_options.output, "CSV file to write (default: stdout)");
   predict->add_flag("--raw", predict_options.raw, "write the final layer's raw outputs");
 
+  dlrun::app::SearchCommandOptions search_options;
+  CLI::App* search = app.add_subcommand("search", "hyperparameter search: grid, random or bayes (TPE)");
+  add_common(search, common, true);
+  search
+      ->add_option("--strategy", search_options.strategy, "grid | random | bayes (overrides search.strategy)")
+      ->check(CLI::IsMember({"grid", "random", "bayes"}));
+  search->add_option("--trials", search_options.trials, "trials to run (overrides search.trials)")
+      ->check(CLI::Range(1LL, 1000000LL));
+  search->add_option("--jobs", search_options.jobs, "trials trained at once")->check(CLI::Range(1, 256));
+  search->add_option("--resume", search_options.resume, "continue the search in this directory");
+  search->add_flag("--refit", search_options.refit, "retrain the best on train + validation, report test");
+  search
+      ->add_option("--outer-folds", search_options.outer_folds,
+                   "nested cross-validation: outer folds around the whole search")
+      ->check(CLI::Range(2, 100));
+
   CLI::App* summary = app.add_subcommand("summary", "print layers, output shapes, parameters and FLOPs");
   add_common(summary, common, false);
   CLI::App* check = app.add_subcommand("check", "validate a config and print it resolved");
@@ -90,6 +106,7 @@ int main(int argc, char** argv) {
     dlrun::app::setup_console(common.quiet);
     if (*train) return dlrun::app::run_train(common, train_options);
     if (*cv) return dlrun::app::run_cv(common, cv_options);
+    if (*search) return dlrun::app::run_search(common, search_options);
     if (*eval) return dlrun::app::run_eval(common, eval_options);
     if (*predict) return dlrun::app::run_predict(common, predict_options);
     if (*summary) return dlrun::app::run_summary(common);

@@ -42,7 +42,8 @@ void Journal::finished(const TrialRecord& record, const nlohmann::json& params) 
                             {"new_epochs", outcome.new_epochs},
                             {"best_epoch", outcome.best_epoch},
                             {"seconds", outcome.seconds},
-                            {"error", outcome.error}};
+                            {"error", outcome.error},
+                            {"exit_code", outcome.exit_code}};
   append_line(path_, line.dump(), true);
 }
 
@@ -77,6 +78,7 @@ JournalContents read_journal(const std::filesystem::path& path) {
         outcome.best_epoch = entry.at("best_epoch").get<Index>();
         outcome.seconds = entry.at("seconds").get<double>();
         outcome.error = entry.at("error").get<std::string>();
+        outcome.exit_code = entry.value("exit_code", 0);
         contents.finished[{entry.at("trial").get<Index>(), entry.at("budget").get<Index>()}] = finished;
       } else {
         throw DataError(where, "unknown journal event '" + event + "'");

@@ -25,6 +25,7 @@ struct TrialOutcome {
   Index best_epoch = 0;  // the epoch whose weights were evaluated (early stopping's restored best)
   double seconds = 0.0;
   std::string error;  // why it failed
+  int exit_code = 0;  // a failed trial's error's exit code (2 config, 4 diverged, ...)
 };
 
 class TrialEvaluator {

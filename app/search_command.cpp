@@ -1,0 +1,45 @@
+// dlrun search: flags, console output and the log file around lib/select's run_search (which owns
+// the search directory, the journal, the trials and the outputs).
+#include <spdlog/spdlog.h>
+
+#include "app/commands.hpp"
+#include "app/config_loading.hpp"
+#include "app/console.hpp"
+#include "select/search.hpp"
+
+namespace dlrun::app {
+
+int run_search(const CommonOptions& common, const SearchCommandOptions& options) {
+  CommonOptions with_flags = common;
+  if (!options.strategy.empty()) with_flags.sets.push_back("search.strategy=" + options.strategy);
+  if (options.trials) with_flags.sets.push_back("search.trials=" + std::to_string(*options.trials));
+  const Config config = load_config_with_flags(with_flags);
+  apply_threads(config);
+  if (options.outer_folds > 0) {
+    throw ConfigError("--outer-folds: nested cross-validation is not implemented yet");
+  }
+
+  SearchOptions search;
+  search.out = common.out;
+  search.resume = options.resume;
+  search.jobs = options.jobs;
+  search.refit = options.refit;
+  search.stop_flag = &stop_flag();
+  search.log = [](const std::string& line) { spdlog::info("{}", line); };
+  search.on_directory = [](const std::filesystem::path& directory) {
+    add_log_file(directory / "log.txt");
+    install_stop_handlers();
+  };
+  const SearchOutcome outcome = dlrun::run_search(config, search);
+  if (outcome.exit_code == 130) {
+    spdlog::warn("interrupted: finished trials are in the journal; continue with --resume {}",
+                 outcome.directory.string());
+  } else if (outcome.exit_code != 0) {
+    print_error(outcome.directory.string() + ": no trial completed");
+  }
+  print_json_line(outcome.summary);
+  remove_log_file();
+  return outcome.exit_code;
+}
+
+}  // namespace dlrun::app

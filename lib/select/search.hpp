@@ -1,0 +1,40 @@
+// `dlrun search` without the command line: checks the space against the config, creates (or, with
+// resume, reopens) the search directory, runs the trials with the journal, and writes trials.csv,
+// best.yaml and summary.json (DESIGN.md §4; docs/search.md). Optionally refits the best
+// configuration on train + validation and evaluates it on the test split.
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "config/config.hpp"
+#include "select/search_runner.hpp"
+
+namespace dlrun {
+
+struct SearchOptions {
+  std::filesystem::path out;     // the search directory; empty: <output>/<name>-search-<time>
+  std::filesystem::path resume;  // continue the search in this directory
+  Index jobs = 1;                // trials trained at once
+  bool refit = false;            // retrain the best on train + validation, report test
+  const std::atomic<bool>* stop_flag = nullptr;
+  // Progress for the caller to show: a line of text per event (directory, trial finished, ...).
+  std::function<void(const std::string&)> log;
+  // Called once the directory exists, before any trial (where the caller opens its log file).
+  std::function<void(const std::filesystem::path&)> on_directory;
+};
+
+struct SearchOutcome {
+  std::filesystem::path directory;
+  nlohmann::json summary;  // as summary.json holds it
+  int exit_code = 0;       // 0; 130 when interrupted; a failed trial's code when none completed
+};
+
+// Throws ConfigError for a bad space, metric or strategy/scheduler combination (before any
+// directory is created), DataError for a bad journal, OutputError when files cannot be written.
+SearchOutcome run_search(const Config& config, const SearchOptions& options);
+
+}  // namespace dlrun

@@ -1,0 +1,239 @@
+// End-to-end: `dlrun search` on tiny data. Its outputs (trials.csv, best.yaml that `dlrun train`
+// runs, summary.json, the journal), failed trials, --jobs giving the same trials, config errors at
+// the space's key, and a search killed with SIGKILL that resumes without re-running a finished trial.
+#include <doctest/doctest.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "e2e/background_run.hpp"
+#include "e2e/e2e_support.hpp"
+#include "support/messages.hpp"
+
+using namespace dlrun::testing;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string search_config(const fs::path& csv, const std::string& search, const std::string& train = "") {
+  return tiny_csv_config(csv, (train.empty() ? "train: {epochs: 4, batch_size: 16}\n" : train) + search);
+}
+
+std::vector<std::string> lines_of(const fs::path& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// trials.csv without its seconds column (the 4th from the end).
+std::vector<std::string> trials_without_seconds(const fs::path& path) {
+  std::vector<std::string> rows;
+  for (const std::string& line : lines_of(path)) {
+    std::vector<std::string> fields;
+    std::stringstream in(line);
+    for (std::string field; std::getline(in, field, ',');) fields.push_back(field);
+    if (line.ends_with(",")) fields.emplace_back();
+    REQUIRE(fields.size() >= 4);
+    fields.erase(fields.end() - 3);
+    std::string row;
+    for (const std::string& field : fields) row += field + ",";
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+// Journal events per trial: (starts, finishes).
+std::map<int, std::pair<int, int>> journal_counts(const fs::path& path) {
+  std::map<int, std::pair<int, int>> counts;
+  for (const std::string& line : lines_of(path)) {
+    const auto entry = nlohmann::json::parse(line, nullptr, false);
+    if (entry.is_discarded() || !entry.contains("trial")) continue;
+    auto& [starts, finishes] = counts[entry["trial"].get<int>()];
+    if (entry["event"] == "start") ++starts;
+    if (entry["event"] == "finish") ++finishes;
+  }
+  return counts;
+}
+
+const char* const kGrid =
+    "search:\n"
+    "  strategy: grid\n"
+    "  metric: val_accuracy\n"
+    "  space:\n"
+    "    optimizer.lr: {loguniform: [1.0e-4, 1.0e40], grid: [0.003, 0.03]}\n"
+    "    model.layers.hidden.units: {choice: [4, 8]}\n"
+    "    optimizer.type: {choice: [adam, sgd]}\n";
+
+}  // namespace
+
+TEST_CASE("e2e search: grid outputs, a runnable best.yaml, and the same trials for --jobs 1 and 2") {
+  TempDir dir;
+  const auto csv = write_blobs_csv(dir, 60);
+  const auto config = dir.write("c.yaml", search_config(csv, kGrid));
+  const auto one =
+      run_dlrun("search " + config.string() + " --quiet --threads 1 --out " + (dir / "one").string());
+  REQUIRE_MESSAGE(one.exit_code == 0, one.err);
+  const auto summary = last_json_line(one.out);
+  CHECK(summary["command"] == "search");
+  CHECK(summary["trials"] == 8);
+  CHECK(summary["completed"] == 8);
+  CHECK(summary["failed"] == 0);
+  CHECK(summary["best"]["params"].contains("optimizer.lr"));
+  CHECK(summary == nlohmann::json::parse(read_bytes(dir / "one" / "summary.json")));
+  const auto rows = lines_of(dir / "one" / "trials.csv");
+  REQUIRE(rows.size() == 9);
+  CHECK(
+      rows[0] ==
+      "trial,optimizer.lr,model.layers.hidden.units,optimizer.type,val_accuracy,epochs,seconds,status,error");
+  CHECK(rows[1].starts_with("1,0.003,4,adam,"));
+  CHECK(rows[8].starts_with("8,0.03,8,sgd,"));
+  // The best trial's metric is the best in trials.csv, and best.yaml trains as that point.
+  const auto best = run_dlrun("train " + (dir / "one" / "best.yaml").string() +
+                              " --quiet --threads 1 --out " + (dir / "best-run").string());
+  REQUIRE_MESSAGE(best.exit_code == 0, best.err);
+  CHECK(last_json_line(best.out)["validation"]["accuracy"].get<double>() ==
+        doctest::Approx(summary["best"]["metric"].get<double>()));
+
+  const auto two = run_dlrun("search " + config.string() + " --quiet --threads 1 --jobs 2 --out " +
+                             (dir / "two").string());
+  REQUIRE_MESSAGE(two.exit_code == 0, two.err);
+  CHECK(trials_without_seconds(dir / "one" / "trials.csv") ==
+        trials_without_seconds(dir / "two" / "trials.csv"));
+}
+
+TEST_CASE("e2e search: a diverging trial is recorded as failed and the search goes on") {
+  TempDir dir;
+  const auto csv = write_blobs_csv(dir, 60);
+  const auto config = dir.write("c.yaml", search_config(csv,
+                                                        "search:\n"
+                                                        "  strategy: grid\n"
+                                                        "  space:\n"
+                                                        "    optimizer: {choice: [{type: sgd, lr: 1.0e30}, "
+                                                        "{type: adam, lr: 0.01}]}\n"));
+  const auto result =
+      run_dlrun("search " + config.string() + " --quiet --threads 1 --out " + (dir / "s").string());
+  REQUIRE_MESSAGE(result.exit_code == 0, result.err);
+  const auto summary = last_json_line(result.out);
+  CHECK(summary["completed"] == 1);
+  CHECK(summary["failed"] == 1);
+  CHECK(summary["best"]["trial"] == 2);
+  const auto rows = lines_of(dir / "s" / "trials.csv");
+  REQUIRE(rows.size() == 3);
+  CHECK(contains(rows[1], ",failed,"));
+  CHECK(contains(rows[1], "not finite"));
+
+  // Every trial failing is a failed search, with the trials' exit code (4: diverged).
+  const auto all_fail = dir.write("f.yaml", search_config(csv,
+                                                          "search:\n"
+                                                          "  strategy: grid\n"
+                                                          "  space:\n"
+                                                          "    optimizer: {choice: [{type: sgd, lr: 1.0e30}, "
+                                                          "{type: sgd, lr: 1.0e35}]}\n",
+                                                          "train: {epochs: 2}\n"));
+  const auto failed =
+      run_dlrun("search " + all_fail.string() + " --quiet --threads 1 --out " + (dir / "f").string());
+  CHECK_MESSAGE(failed.exit_code == 4, failed.err);
+  CHECK_MESSAGE(last_json_line(failed.out)["status"] == "failed", failed.out);
+}
+
+TEST_CASE("e2e search: space errors are one line at the space key (exit 2), before any directory exists") {
+  TempDir dir;
+  const auto csv = write_blobs_csv(dir, 30);
+  struct Case {
+    std::string space;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {"    model.layers.hiden.units: {choice: [4, 8]}\n",
+       ":18:5: search.space.model.layers.hiden.units = 4: 'model.layers' has no element named 'hiden' (did "
+       "you "
+       "mean 'hidden'?)"},
+      {"    optimizer.lrr: {loguniform: [1.0e-4, 1.0e-1]}\n",
+       ":18:5: search.space.optimizer.lrr = 0.0001: optimizer: unknown option 'lrr' (did you mean 'lr'?)"},
+      {"    model.layers.hidden.units: {choice: [4, 0]}\n",
+       ":18:5: search.space.model.layers.hidden.units = 0:"},
+      {"    optimizer.lr: {log_uniform: [1.0e-4, 1.0e-1]}\n",
+       ":18:20: search.space.optimizer.lr: unknown "
+       "distribution 'log_uniform' (did you mean 'loguniform'?)"},
+      {"    optimizer.lr: {uniform: [0.1, 0.2]}\n    train.epochs: {int: [1, 3]}\n",
+       "search.space.optimizer.lr: a grid search needs the points"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.space);
+    const auto config =
+        dir.write("c.yaml", search_config(csv, "search:\n  strategy: grid\n  space:\n" + c.space));
+    const auto result = run_dlrun("search " + config.string() + " --quiet --out " + (dir / "never").string());
+    CHECK(result.exit_code == 2);
+    CHECK_MESSAGE(contains(result.err, c.message), result.err);
+    CHECK(std::count(result.err.begin(), result.err.end(), '\n') == 1);
+    CHECK(!fs::exists(dir / "never"));
+  }
+}
+
+TEST_CASE("e2e search: killed with SIGKILL, --resume re-runs no finished trial") {
+  TempDir dir;
+  const auto csv = write_blobs_csv(dir, 300);
+  const auto config = dir.write("c.yaml", search_config(csv,
+                                                        "search:\n"
+                                                        "  strategy: random\n"
+                                                        "  trials: 10\n"
+                                                        "  space:\n"
+                                                        "    optimizer.lr: {loguniform: [1.0e-3, 1.0e-1]}\n"
+                                                        "    model.layers.hidden.units: {int: [4, 16]}\n",
+                                                        "train: {epochs: 25, batch_size: 8}\n"));
+  const fs::path search_dir = dir / "s";
+  const fs::path journal = search_dir / "journal.jsonl";
+  std::map<int, std::pair<int, int>> before;
+  {
+    BackgroundRun search("search " + config.string() + " --quiet --threads 1 --out " + search_dir.string(),
+                         dir / "out1", dir / "err1");
+    // Kill once some trials have finished and others have not.
+    REQUIRE(wait_until(
+        [&] {
+          int finished = 0;
+          for (const auto& [trial, counts] : journal_counts(journal)) finished += counts.second;
+          return finished >= 3;
+        },
+        60s));
+    search.send(SIGKILL);
+    CHECK(search.wait() == 128 + SIGKILL);
+    before = journal_counts(journal);
+  }
+  int finished_before = 0;
+  for (const auto& [trial, counts] : before) finished_before += counts.second;
+  REQUIRE(finished_before < 10);  // it was killed mid-way
+  CHECK(!fs::exists(search_dir / "summary.json"));
+
+  const auto resumed =
+      run_dlrun("search " + config.string() + " --quiet --threads 1 --resume " + search_dir.string());
+  REQUIRE_MESSAGE(resumed.exit_code == 0, resumed.err);
+  const auto summary = last_json_line(resumed.out);
+  CHECK(summary["completed"] == 10);
+  const auto after = journal_counts(journal);
+  REQUIRE(after.size() == 10);
+  for (const auto& [trial, counts] : after) {
+    CAPTURE(trial);
+    CHECK(counts.second == 1);  // finished exactly once
+    const bool finished_earlier = before.contains(trial) && before.at(trial).second == 1;
+    if (finished_earlier) CHECK(counts.first == 1);  // never started again
+  }
+  CHECK(lines_of(search_dir / "trials.csv").size() == 11);
+
+  // Resuming with another space is refused.
+  const auto other = dir.write("o.yaml", search_config(csv,
+                                                       "search:\n"
+                                                       "  strategy: random\n"
+                                                       "  trials: 10\n"
+                                                       "  space:\n"
+                                                       "    optimizer.lr: {loguniform: [1.0e-4, 1.0e-1]}\n"
+                                                       "    model.layers.hidden.units: {int: [4, 16]}\n",
+                                                       "train: {epochs: 25, batch_size: 8}\n"));
+  const auto refused = run_dlrun("search " + other.string() + " --quiet --resume " + search_dir.string());
+  CHECK(refused.exit_code == 2);
+  CHECK(contains(refused.err, "differs from the config of the search"));
+}
