@@ -5,7 +5,8 @@
 #include <exception>
 #include <map>
 #include <mutex>
-#include <thread>
+
+#include "core/threads.hpp"
 
 namespace dlrun {
 namespace {
@@ -23,36 +24,12 @@ class Executor {
   Executor(TrialEvaluator& evaluator, const SearchHooks& hooks, SearchRun& run, Index jobs)
       : evaluator_(evaluator), hooks_(hooks), run_(run), jobs_(std::max<Index>(1, jobs)) {}
 
-  // Evaluates every task (unless stopped) and updates run_.trials.
+  // Evaluates every task (unless stopped) and updates run_.trials. Tasks run through run_tasks:
+  // each job on a thread of its own with parallel_for inline, so results match --jobs 1.
   void run(const std::vector<Task>& tasks) {
-    std::atomic<std::size_t> next{0};
-    std::exception_ptr error;
-    auto worker = [&] {
-      for (;;) {
-        if (stop_requested()) return;
-        {
-          std::lock_guard lock(mutex_);
-          if (error) return;
-        }
-        const std::size_t index = next.fetch_add(1);
-        if (index >= tasks.size()) return;
-        try {
-          evaluate(tasks[index]);
-        } catch (...) {
-          std::lock_guard lock(mutex_);
-          if (!error) error = std::current_exception();
-        }
-      }
-    };
-    const auto threads = static_cast<std::size_t>(std::min<Index>(jobs_, static_cast<Index>(tasks.size())));
-    if (threads <= 1) {
-      worker();
-    } else {
-      std::vector<std::thread> pool;
-      for (std::size_t i = 0; i < threads; ++i) pool.emplace_back(worker);
-      for (auto& thread : pool) thread.join();
-    }
-    if (error) std::rethrow_exception(error);
+    run_tasks(static_cast<Index>(tasks.size()), static_cast<int>(jobs_), [&](Index index) {
+      if (!stop_requested()) evaluate(tasks[static_cast<std::size_t>(index)]);
+    });
   }
 
   bool stop_requested() const { return hooks_.stop_flag && hooks_.stop_flag->load(); }
