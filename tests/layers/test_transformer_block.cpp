@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -198,4 +199,17 @@ TEST_CASE("transformer_block: a tiny causal language model learns to continue a 
   }
   CHECK(first > 1.2);  // about log(5) = 1.61 at init
   CHECK(last < 0.05);  // the continuation is fully determined by the current id
+
+  // Generation feeds shorter prefixes: the logits of a prefix are those of the same steps of the
+  // full window (causal mask, positions from 0), and they continue the pattern.
+  Tensor full_input({1, 8});
+  for (Index t = 0; t < 8; ++t) full_input[t] = static_cast<float>((t + 2) % 5);
+  const Tensor full = model.forward(full_input, ForwardContext{});
+  Tensor prefix({1, 3});
+  for (Index t = 0; t < 3; ++t) prefix[t] = full_input[t];
+  const Tensor& short_logits = model.forward(prefix, ForwardContext{});
+  REQUIRE(short_logits.shape() == Shape{1, 3, 5});
+  for (Index i = 0; i < 15; ++i) CHECK(short_logits[i] == doctest::Approx(full[i]).epsilon(1e-5));
+  const float* last_step = short_logits.data() + 2 * 5;
+  CHECK(std::max_element(last_step, last_step + 5) - last_step == (2 + 3) % 5);
 }
