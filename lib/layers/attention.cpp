@@ -8,6 +8,7 @@
 #include "core/fast_math.hpp"
 #include "core/simd.hpp"
 #include "core/threads.hpp"
+#include "layers/buffer_shape.hpp"
 #include "layers/layer_label.hpp"
 #include "layers/linear_map.hpp"
 
@@ -135,10 +136,10 @@ void MultiHeadAttention::forward(const Tensor& input, Tensor& output, const Forw
   const Index rows = s.n * s.t;
   const Index pairs = s.n * s.heads;
   const Index t = s.t, d = s.head_dim, e = s.e;
-  qkv_.resize(Shape{rows, 3 * e});
-  heads_.resize(Shape{3, s.n, s.heads, t, d});
-  probs_.resize(Shape{s.n, s.heads, t, t});
-  context_.resize(Shape{rows, e});
+  resize_buffer(qkv_, {rows, 3 * e});
+  resize_buffer(heads_, {3, s.n, s.heads, t, d});
+  resize_buffer(probs_, {s.n, s.heads, t, t});
+  resize_buffer(context_, {rows, e});
   dropout_applied_ = context.mode == Mode::train && spec_.dropout > 0.0;
   std::uint64_t seed = 0;
   if (dropout_applied_) {
@@ -150,7 +151,7 @@ void MultiHeadAttention::forward(const Tensor& input, Tensor& output, const Forw
 
   const float inv_sqrt_d = 1.0f / std::sqrt(static_cast<float>(d));
   const Index workers = worker_count(s);
-  scratch_.resize(Shape{workers, t * d});
+  resize_buffer(scratch_, {workers, t * d});
   parallel_for(workers, [&](Index first_worker, Index last_worker) {
     for (Index w = first_worker; w < last_worker; ++w) {
       float* head_output = scratch_.data() + w * t * d;  // O_h (T, D)
@@ -198,21 +199,21 @@ void MultiHeadAttention::backward(const Tensor& input, const Tensor& /*output*/,
                                   Tensor& grad_input) {
   const Sizes s = sizes_of(input.shape());
   require(grad_output.shape() == input.shape(), "multi_head_attention: grad_output does not match the input");
-  require(probs_.shape() == Shape({s.n, s.heads, s.t, s.t}),
+  require(has_dims(probs_, {s.n, s.heads, s.t, s.t}),
           "multi_head_attention: backward without a matching forward");
   grad_input.resize(input.shape());
   const Index rows = s.n * s.t;
   const Index pairs = s.n * s.heads;
   const Index t = s.t, d = s.head_dim, e = s.e;
-  grad_context_.resize(Shape{rows, e});
-  grad_qkv_.resize(Shape{rows, 3 * e});
+  resize_buffer(grad_context_, {rows, e});
+  resize_buffer(grad_qkv_, {rows, 3 * e});
   linear_backward(context_.data(), grad_output.data(), rows, out_weight(), out_bias(), grad_context_.data());
 
   const float inv_sqrt_d = 1.0f / std::sqrt(static_cast<float>(d));
   const auto keep_scale = static_cast<float>(1.0 / (1.0 - spec_.dropout));
   const Index workers = worker_count(s);
   const Index per_worker = 4 * t * d + t * t;
-  scratch_.resize(Shape{workers, per_worker});
+  resize_buffer(scratch_, {workers, per_worker});
   parallel_for(workers, [&](Index first_worker, Index last_worker) {
     for (Index w = first_worker; w < last_worker; ++w) {
       float* grad_o = scratch_.data() + w * per_worker;

@@ -6,6 +6,7 @@
 #include "core/errors.hpp"
 #include "core/options.hpp"
 #include "core/threads.hpp"
+#include "layers/buffer_shape.hpp"
 #include "layers/layer_label.hpp"
 #include "layers/linear_map.hpp"
 
@@ -34,9 +35,10 @@ Shape Embedding::output_shape(const Shape& input) const {
 }
 
 void Embedding::forward(const Tensor& input, Tensor& output, const ForwardContext& /*context*/) {
-  output.resize(output_shape(input.shape()));
+  if (input.shape().rank() != 2) (void)output_shape(input.shape());  // throws
   const Index count = input.size();
   const Index steps = input.shape()[1];
+  resize_buffer(output, {input.shape()[0], steps, spec_.dim});
   ids_.resize(static_cast<std::size_t>(count));
   for (Index i = 0; i < count; ++i) {
     const float value = input[i];

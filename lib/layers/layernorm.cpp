@@ -41,7 +41,7 @@ void LayerNorm::init_parameters(const std::string& prefix) {
   parameters_[1] = make_parameter(prefix + "bias", Shape{features_}, false);
 }
 
-Shape LayerNorm::output_shape(const Shape& input) const {
+void LayerNorm::check_input(const Shape& input) const {
   if (input.rank() != 2 && input.rank() != 3) {
     throw ShapeError(layer_label(name_, kKind) + ": expects (N, F) or (N, T, F), got " + input.to_string());
   }
@@ -49,6 +49,10 @@ Shape LayerNorm::output_shape(const Shape& input) const {
     throw ShapeError(layer_label(name_, kKind) + ": expects " + std::to_string(features_) +
                      " features on the last axis, got " + input.to_string());
   }
+}
+
+Shape LayerNorm::output_shape(const Shape& input) const {
+  check_input(input);
   return input;
 }
 
@@ -58,7 +62,8 @@ double LayerNorm::flops_per_example(const Shape& input) const {
 }
 
 void LayerNorm::forward(const Tensor& input, Tensor& output, const ForwardContext& /*context*/) {
-  output.resize(output_shape(input.shape()));
+  check_input(input.shape());
+  output.resize(input.shape());
   const Index features = features_;
   const Index rows = input.size() / features;
   mean_.resize(static_cast<std::size_t>(rows));

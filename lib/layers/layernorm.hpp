@@ -39,6 +39,7 @@ class LayerNorm final : public Layer {
 
  private:
   void init_parameters(const std::string& prefix);
+  void check_input(const Shape& input) const;  // throws ShapeError naming the layer
 
   std::string name_;
   Index features_;

@@ -16,7 +16,7 @@ PositionalEmbedding::PositionalEmbedding(std::string name, Index max_length, Ind
   rng.fill_normal(parameters_[0].value.values(), 0.0f, 0.02f);
 }
 
-Shape PositionalEmbedding::output_shape(const Shape& input) const {
+void PositionalEmbedding::check_input(const Shape& input) const {
   if (input.rank() != 3 || input[2] != features_) {
     throw ShapeError(layer_label(name_, kKind) + ": expects (N, T, " + std::to_string(features_) + "), got " +
                      input.to_string());
@@ -25,6 +25,10 @@ Shape PositionalEmbedding::output_shape(const Shape& input) const {
     throw ShapeError(layer_label(name_, kKind) + ": the sequence has " + std::to_string(input[1]) +
                      " steps, more than max_length " + std::to_string(max_length_));
   }
+}
+
+Shape PositionalEmbedding::output_shape(const Shape& input) const {
+  check_input(input);
   return input;
 }
 
@@ -33,7 +37,8 @@ double PositionalEmbedding::flops_per_example(const Shape& input) const {
 }
 
 void PositionalEmbedding::forward(const Tensor& input, Tensor& output, const ForwardContext& /*context*/) {
-  output.resize(output_shape(input.shape()));
+  check_input(input.shape());
+  output.resize(input.shape());
   const Index per_sample = input.shape()[1] * features_;  // T * F: the table's first T rows
   const float* table = parameters_[0].value.data();
   parallel_for(

@@ -30,6 +30,8 @@ class PositionalEmbedding final : public Layer {
   double flops_per_example(const Shape& input) const override;
 
  private:
+  void check_input(const Shape& input) const;  // throws ShapeError naming the layer
+
   std::string name_;
   Index max_length_;
   Index features_;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/errors.hpp"
+#include "layers/buffer_shape.hpp"
 #include "layers/layer_label.hpp"
 
 namespace dlrun {
@@ -21,8 +22,9 @@ double SequencePool::flops_per_example(const Shape& input) const {
 }
 
 void SequencePool::forward(const Tensor& input, Tensor& output, const ForwardContext& /*context*/) {
-  output.resize(output_shape(input.shape()));
+  if (input.shape().rank() != 3 || input.shape()[1] < 1) (void)output_shape(input.shape());  // throws
   const Index n = input.shape()[0], t = input.shape()[1], f = input.shape()[2];
+  resize_buffer(output, {n, f});
   if (mode_ == SequencePoolMode::max) argmax_.resize(static_cast<std::size_t>(n * f));
   for (Index s = 0; s < n; ++s) {
     const float* x = input.data() + s * t * f;

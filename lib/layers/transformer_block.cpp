@@ -4,6 +4,7 @@
 
 #include "core/errors.hpp"
 #include "core/threads.hpp"
+#include "layers/buffer_shape.hpp"
 #include "layers/layer_label.hpp"
 #include "layers/linear_map.hpp"
 
@@ -70,16 +71,20 @@ TransformerBlock::TransformerBlock(std::string name, Index d_model, const Transf
   dropout2_ = std::make_unique<Dropout>(spec_.dropout, name_ + ".dropout2");
 }
 
-Shape TransformerBlock::output_shape(const Shape& input) const {
+void TransformerBlock::check_input(const Shape& input) const {
   if (input.rank() != 3 || input[2] != d_model_) {
     throw ShapeError(layer_label(name_, kKind) + ": expects (N, T, " + std::to_string(d_model_) + "), got " +
                      input.to_string());
   }
+}
+
+Shape TransformerBlock::output_shape(const Shape& input) const {
+  check_input(input);
   return input;
 }
 
 double TransformerBlock::flops_per_example(const Shape& input) const {
-  output_shape(input);
+  check_input(input);
   const auto t = static_cast<double>(input[1]);
   const auto d = static_cast<double>(d_model_);
   const auto ff = static_cast<double>(spec_.ff);
@@ -91,7 +96,7 @@ double TransformerBlock::flops_per_example(const Shape& input) const {
 void TransformerBlock::feed_forward(const Tensor& in, Tensor& out, const ForwardContext& context) {
   const Index rows = in.size() / d_model_;
   const Shape& shape = in.shape();
-  ff_hidden_.resize(Shape{shape[0], shape[1], spec_.ff});
+  resize_buffer(ff_hidden_, {shape[0], shape[1], spec_.ff});
   linear_forward(in.data(), rows, parameter(linear1_), &parameter(linear1_ + 1), ff_hidden_.data());
   activation_->forward(ff_hidden_, ff_active_, context);
   const Tensor* active = &ff_active_;
@@ -129,7 +134,8 @@ void TransformerBlock::feed_forward_backward(const Tensor& in, const Tensor& gra
 }
 
 void TransformerBlock::forward(const Tensor& input, Tensor& output, const ForwardContext& context) {
-  output.resize(output_shape(input.shape()));
+  check_input(input.shape());
+  output.resize(input.shape());
   dropout_applied_ = context.mode == Mode::train && spec_.dropout > 0.0;
   const Tensor* attention_input = &input;
   if (spec_.norm_first) {
@@ -157,7 +163,7 @@ void TransformerBlock::forward(const Tensor& input, Tensor& output, const Forwar
 
 void TransformerBlock::backward(const Tensor& input, const Tensor& output, const Tensor& grad_output,
                                 Tensor& grad_input) {
-  output_shape(input.shape());
+  check_input(input.shape());
   require(grad_output.shape() == input.shape(), "transformer_block: grad_output does not match the input");
   grad_input.resize(input.shape());
   const bool input_grad = input_grad_needed();

@@ -56,6 +56,7 @@ class TransformerBlock final : public Layer {
   // Its backward: assigns grad_in from grad_out (both (N, T, d_model)), accumulating parameter grads.
   void feed_forward_backward(const Tensor& in, const Tensor& grad_out, Tensor& grad_in);
   Parameter& parameter(Index i) { return parameters_[static_cast<std::size_t>(i)]; }
+  void check_input(const Shape& input) const;  // throws ShapeError naming the layer
 
   std::string name_;
   Index d_model_;
