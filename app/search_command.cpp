@@ -15,15 +15,13 @@ int run_search(const CommonOptions& common, const SearchCommandOptions& options)
   if (options.trials) with_flags.sets.push_back("search.trials=" + std::to_string(*options.trials));
   const Config config = load_config_with_flags(with_flags);
   apply_threads(config);
-  if (options.outer_folds > 0) {
-    throw ConfigError("--outer-folds: nested cross-validation is not implemented yet");
-  }
 
   SearchOptions search;
   search.out = common.out;
   search.resume = options.resume;
   search.jobs = options.jobs;
   search.refit = options.refit;
+  search.outer_folds = options.outer_folds;
   search.stop_flag = &stop_flag();
   search.log = [](const std::string& line) { spdlog::info("{}", line); };
   search.on_directory = [](const std::filesystem::path& directory) {

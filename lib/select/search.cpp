@@ -11,6 +11,7 @@
 #include "config/yaml_loader.hpp"
 #include "core/options.hpp"
 #include "io/files.hpp"
+#include "select/cross_validation.hpp"
 #include "select/journal.hpp"
 #include "select/search_outputs.hpp"
 #include "select/training_evaluator.hpp"
@@ -108,51 +109,27 @@ nlohmann::json refit_best(const Config& best, Index epochs, const fs::path& dire
 
 }  // namespace
 
-SearchOutcome run_search(const Config& config, const SearchOptions& options) {
-  const auto started = std::chrono::steady_clock::now();
-  const SearchConfig& search = config.search;
-  if (search.space.is_null()) {
-    throw ConfigError(config.file.string() +
-                      ": search.space is required: a mapping of override paths to "
-                      "distributions (see docs/search.md)");
-  }
-  const SearchSpace space = parse_search_space(search.space);
-  check_combination(config);
-  {
-    // The base config must build, and every value of the space must fit it.
-    auto base = prepare_experiment(config);
-    check_metric(config, !base->data.validation.empty());
-  }
-  check_space_applies(space, config.tree, config.file);
-  const bool maximize = search.mode == "auto" ? metric_is_maximized(search.metric) : search.mode == "max";
-  const auto strategy = make_strategy(search, space, config.seed);
+namespace {
 
-  // The directory: a new one, or the one being resumed (same config, same space).
-  SearchOutcome outcome;
+// One search in one directory (the search directory, or an outer fold's folder in nested cv):
+// the journal (resumed when `resume`), the trials, trials.csv, best.yaml. Returns the run and the
+// summary's search fields.
+struct OneSearch {
+  SearchRun run;
+  std::optional<std::size_t> best;
+  nlohmann::json summary;
+};
+
+OneSearch search_in_directory(const Config& config, const SearchSpace& space, Strategy& strategy,
+                              const fs::path& directory, bool resume, const EvaluatorSettings& settings,
+                              const SearchOptions& options, const std::string& log_prefix) {
+  const SearchConfig& search = config.search;
+  const bool maximize = search.mode == "auto" ? metric_is_maximized(search.metric) : search.mode == "max";
+  auto log = [&](const std::string& line) {
+    if (options.log) options.log(log_prefix + line);
+  };
   std::optional<JournalContents> journaled;
-  const std::string config_yaml = to_yaml(config.tree);
-  if (!options.resume.empty()) {
-    outcome.directory = options.resume;
-    if (!fs::is_directory(outcome.directory)) {
-      throw DataError(outcome.directory.string() + ": no such search directory");
-    }
-    const std::string saved = read_text(outcome.directory / "config.yaml");
-    const Node saved_tree = parse_yaml(saved, (outcome.directory / "config.yaml").string());
-    if (comparable_config(saved_tree) != comparable_config(config.tree)) {
-      throw ConfigError(config.file.string() + ": differs from the config of the search in " +
-                        outcome.directory.string() + " (only search.trials may change on resume)");
-    }
-    journaled = read_journal(outcome.directory / kJournalFile);
-    remove_stale_temporaries(outcome.directory);
-    mark_incomplete(outcome.directory);
-  } else {
-    outcome.directory = make_run_directory(config.output, config.name + "-search",
-                                           options.out.empty() ? std::nullopt : std::optional(options.out));
-    fs::remove(outcome.directory / kCheckpointsFolder);  // trials write no checkpoints
-  }
-  const fs::path& directory = outcome.directory;
-  if (options.on_directory) options.on_directory(directory);
-  write_text_atomic(directory / "config.yaml", config_yaml);
+  if (resume) journaled = read_journal(directory / kJournalFile);
   Journal journal(directory / kJournalFile);
   if (!journaled) {
     journal.header({{"strategy", search.strategy},
@@ -160,18 +137,14 @@ SearchOutcome run_search(const Config& config, const SearchOptions& options) {
                     {"metric", search.metric},
                     {"space", space.paths()}});
   }
-  auto log = [&](const std::string& line) {
-    if (options.log) options.log(line);
-  };
   log("search " + directory.string() + ": " + search.strategy + ", " +
-      std::to_string(strategy->trial_count()) + " trials, " + search.metric + " (" +
+      std::to_string(strategy.trial_count()) + " trials, " + search.metric + " (" +
       (maximize ? "max" : "min") + "), " + search.evaluate +
       (search.scheduler.type != "none" ? ", " + search.scheduler.type : "") + ", " +
       std::to_string(options.jobs) + " job(s)");
 
-  TrainingEvaluator evaluator(space, config.tree, config.file, search.metric, search.scheduler.type != "none",
-                              options.stop_flag);
-  std::vector<TrialRecord> finished_so_far(static_cast<std::size_t>(strategy->trial_count()));
+  TrainingEvaluator evaluator(space, config, settings);
+  std::vector<TrialRecord> finished_so_far(static_cast<std::size_t>(strategy.trial_count()));
   SearchHooks hooks;
   hooks.stop_flag = options.stop_flag;
   hooks.recorded = [&](Index trial, Index budget, const Point& point) -> std::optional<TrialOutcome> {
@@ -193,35 +166,28 @@ SearchOutcome run_search(const Config& config, const SearchOptions& options) {
     write_text_atomic(directory / "trials.csv", trials_csv(space, search.metric, finished_so_far));
     log((record.replayed ? "(journal) " : "") + describe(space, record, search.metric));
   };
-  const SearchPlan plan{strategy.get(), search.scheduler, config.train.epochs, maximize, options.jobs};
-  const SearchRun run = run_search_loop(plan, evaluator, hooks);
+  const SearchPlan plan{&strategy, search.scheduler, config.train.epochs, maximize, options.jobs};
+  OneSearch result;
+  result.run = run_search_loop(plan, evaluator, hooks);
+  const SearchRun& run = result.run;
   write_text_atomic(directory / "trials.csv", trials_csv(space, search.metric, run.trials));
 
-  nlohmann::json& summary = outcome.summary;
   Index completed = 0, failed = 0, stopped = 0;
   for (const TrialRecord& record : run.trials) {
     completed += record.status == "completed";
     failed += record.status == "failed";
     stopped += record.status == "stopped";
   }
-  summary = {{"command", "search"},
-             {"search_dir", directory.string()},
-             {"strategy", search.strategy},
-             {"metric", search.metric},
-             {"mode", maximize ? "max" : "min"},
-             {"evaluate", search.evaluate},
-             {"trials", strategy->trial_count()},
-             {"completed", completed},
-             {"failed", failed}};
+  nlohmann::json& summary = result.summary;
+  summary = {{"trials", strategy.trial_count()}, {"completed", completed}, {"failed", failed}};
   if (search.scheduler.type != "none") {
     summary["scheduler"] = search.scheduler.type;
     summary["stopped"] = stopped;
   }
   summary["total_epochs"] = run.total_epochs;
-  const auto best = best_trial(run.trials, maximize);
-  std::string status = run.interrupted ? "interrupted" : "completed";
-  if (best) {
-    const TrialRecord& record = run.trials[*best];
+  result.best = best_trial(run.trials, maximize);
+  if (result.best) {
+    const TrialRecord& record = run.trials[*result.best];
     summary["best"] = {{"trial", record.trial},
                        {"metric", record.outcome.metric},
                        {"epochs", record.outcome.epochs},
@@ -230,25 +196,173 @@ SearchOutcome run_search(const Config& config, const SearchOptions& options) {
     const Config best_config = config_for_point(space, record.point, config.tree, config.file);
     write_text_atomic(directory / "best.yaml", to_yaml(best_config.tree));
     log("best: " + describe(space, record, search.metric));
-    if (options.refit && !run.interrupted) {
-      log("refit: the best configuration on train + validation, in " + (directory / "refit").string());
-      summary["refit"] = refit_best(best_config, record.outcome.best_epoch, directory, options.stop_flag);
-    }
   } else {
     summary["best"] = nullptr;
-    if (!run.interrupted) {
+  }
+  return result;
+}
+
+// The exit code of a search where no trial completed: the first failed trial's.
+int failure_code(const SearchRun& run) {
+  for (const TrialRecord& record : run.trials) {
+    if (record.status == "failed" && record.outcome.exit_code != 0) return record.outcome.exit_code;
+  }
+  return 1;
+}
+
+double mean_of(const std::vector<double>& values) {
+  double sum = 0.0;
+  for (const double value : values) sum += value;
+  return values.empty() ? 0.0 : sum / static_cast<double>(values.size());
+}
+
+double sample_stddev(const std::vector<double>& values) {
+  if (values.size() < 2) return 0.0;
+  const double mean = mean_of(values);
+  double squares = 0.0;
+  for (const double value : values) squares += (value - mean) * (value - mean);
+  return std::sqrt(squares / static_cast<double>(values.size() - 1));
+}
+
+}  // namespace
+
+SearchOutcome run_search(const Config& config, const SearchOptions& options) {
+  const auto started = std::chrono::steady_clock::now();
+  const SearchConfig& search = config.search;
+  if (search.space.is_null()) {
+    throw ConfigError(config.file.string() +
+                      ": search.space is required: a mapping of override paths to "
+                      "distributions (see docs/search.md)");
+  }
+  const SearchSpace space = parse_search_space(search.space);
+  check_combination(config);
+  if (options.outer_folds > 0 && search.evaluate != "cv") {
+    throw ConfigError(
+        where_of(config.tree, "search.evaluate"),
+        "--outer-folds: nested cross-validation needs search.evaluate: cv (the inner cv selects)");
+  }
+  {
+    // The base config must build, and every value of the space must fit it.
+    auto base = prepare_experiment(config);
+    check_metric(config, !base->data.validation.empty());
+    check_space_applies(space, config.tree, config.file, &base->data);
+  }
+  const auto strategy = make_strategy(search, space, config.seed);
+
+  // The directory: a new one, or the one being resumed (same config, same space).
+  SearchOutcome outcome;
+  const bool resume = !options.resume.empty();
+  if (resume) {
+    outcome.directory = options.resume;
+    if (!fs::is_directory(outcome.directory)) {
+      throw DataError(outcome.directory.string() + ": no such search directory");
+    }
+    const std::string saved = read_text(outcome.directory / "config.yaml");
+    const Node saved_tree = parse_yaml(saved, (outcome.directory / "config.yaml").string());
+    if (comparable_config(saved_tree) != comparable_config(config.tree)) {
+      throw ConfigError(config.file.string() + ": differs from the config of the search in " +
+                        outcome.directory.string() + " (only search.trials may change on resume)");
+    }
+    remove_stale_temporaries(outcome.directory);
+    mark_incomplete(outcome.directory);
+  } else {
+    outcome.directory = make_run_directory(config.output, config.name + "-search",
+                                           options.out.empty() ? std::nullopt : std::optional(options.out));
+    fs::remove(outcome.directory / kCheckpointsFolder);  // trials write no checkpoints
+  }
+  const fs::path& directory = outcome.directory;
+  if (options.on_directory) options.on_directory(directory);
+  write_text_atomic(directory / "config.yaml", to_yaml(config.tree));
+
+  EvaluatorSettings settings;
+  settings.metric = search.metric;
+  settings.cv = search.evaluate == "cv";
+  settings.keep_state = search.scheduler.type != "none";
+  settings.stop_flag = options.stop_flag;
+  const bool maximize = search.mode == "auto" ? metric_is_maximized(search.metric) : search.mode == "max";
+  nlohmann::json& summary = outcome.summary;
+  summary = {{"command", "search"},     {"search_dir", directory.string()}, {"strategy", search.strategy},
+             {"metric", search.metric}, {"mode", maximize ? "max" : "min"}, {"evaluate", search.evaluate}};
+  std::string status = "completed";
+  bool interrupted = false;
+
+  if (options.outer_folds == 0) {
+    const OneSearch one =
+        search_in_directory(config, space, *strategy, directory, resume, settings, options, "");
+    summary.update(one.summary);
+    interrupted = one.run.interrupted;
+    if (one.best && options.refit && !interrupted) {
+      const TrialRecord& record = one.run.trials[*one.best];
+      if (options.log)
+        options.log("refit: the best on train + validation, in " + (directory / "refit").string());
+      const Config best = config_for_point(space, record.point, config.tree, config.file);
+      summary["refit"] = refit_best(best, record.outcome.best_epoch, directory, options.stop_flag);
+    }
+    if (!one.best && !interrupted) {
       status = "failed";
       summary["error"] = "no trial completed";
-      outcome.exit_code = 1;
-      for (const TrialRecord& record : run.trials) {
-        if (record.status == "failed" && record.outcome.exit_code != 0) {
-          outcome.exit_code = record.outcome.exit_code;
-          break;
+      outcome.exit_code = failure_code(one.run);
+    }
+  } else {
+    // Nested cross-validation: outer folds (their own seed) around the whole search. Each outer
+    // fold's search sees only its training rows (inner cv); its best point is then trained on
+    // those rows (an inner validation split as the config says) and scored on the held-out rows.
+    const CvData pool = load_cv_data(config);
+    CvConfig outer_cv = config.cv;
+    outer_cv.folds = options.outer_folds;
+    outer_cv.repeats = 1;
+    const std::uint64_t outer_seed = Rng::for_stream(config.seed, "outer_folds").next_u64();
+    const std::vector<Fold> outer = make_folds(*pool.dataset, pool.rows, outer_cv, outer_seed);
+    nlohmann::json folds = nlohmann::json::array();
+    std::vector<double> scores;
+    const std::string name = scored_metric_name(search.metric);
+    for (const Fold& fold : outer) {
+      const std::string label = "outer-" + std::to_string(fold.fold + 1);
+      const fs::path sub = directory / label;
+      const bool resume_fold = resume && fs::exists(sub / kJournalFile);
+      if (!resume_fold) fs::create_directories(sub);
+      EvaluatorSettings inner = settings;
+      inner.cv_rows = fold.train;
+      const OneSearch one =
+          search_in_directory(config, space, *strategy, sub, resume_fold, inner, options, "[" + label + "] ");
+      interrupted = one.run.interrupted;
+      if (interrupted) break;
+      nlohmann::json entry = {{"fold", fold.fold + 1}, {"inner", one.summary}};
+      if (one.best) {
+        const TrialRecord& record = one.run.trials[*one.best];
+        const Config best = config_for_point(space, record.point, config.tree, config.file);
+        const FoldResult scored = run_fold(best, pool, fold, options.stop_flag);
+        const double score = metric_value(scored.run.test, name);
+        entry["params"] = params_json(space, record.point);
+        entry["metric"] = std::isfinite(score) ? nlohmann::json(score) : nlohmann::json(nullptr);
+        if (std::isfinite(score)) scores.push_back(score);
+        if (options.log) {
+          options.log("[" + label + "] best refit on the outer training rows: " + search.metric +
+                      " on the held-out rows = " + format_number(score));
         }
+      } else {
+        entry["params"] = nullptr;
+        entry["metric"] = nullptr;
       }
+      folds.push_back(entry);
+    }
+    summary["outer_folds"] = options.outer_folds;
+    summary["nested"] = {{"folds", folds}, {"mean", mean_of(scores)}, {"std", sample_stddev(scores)}};
+    if (options.log && !scores.empty()) {
+      options.log("nested cv: " + search.metric + " " + format_number(mean_of(scores)) + " ± " +
+                  format_number(sample_stddev(scores)) + " over " + std::to_string(scores.size()) +
+                  " outer folds");
+    }
+    if (scores.empty() && !interrupted) {
+      status = "failed";
+      summary["error"] = "no outer fold produced a score";
+      outcome.exit_code = 1;
     }
   }
-  if (run.interrupted) outcome.exit_code = 130;
+  if (interrupted) {
+    status = "interrupted";
+    outcome.exit_code = 130;
+  }
   summary["status"] = status;
   summary["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   write_run_summary(directory, summary.dump(2) + "\n");

@@ -20,6 +20,7 @@ struct SearchOptions {
   std::filesystem::path resume;  // continue the search in this directory
   Index jobs = 1;                // trials trained at once
   bool refit = false;            // retrain the best on train + validation, report test
+  Index outer_folds = 0;         // > 0: nested cross-validation with this many outer folds
   const std::atomic<bool>* stop_flag = nullptr;
   // Progress for the caller to show: a line of text per event (directory, trial finished, ...).
   std::function<void(const std::string&)> log;

@@ -290,8 +290,13 @@ Point sample_uniform(const SearchSpace& space, Rng& rng) {
   return point;
 }
 
-void check_space_applies(const SearchSpace& space, const Node& tree, const std::filesystem::path& file) {
+void check_space_applies(const SearchSpace& space, const Node& tree, const std::filesystem::path& file,
+                         const LoadedData* data) {
   for (const Dimension& dimension : space.dimensions) {
+    bool changes_data = false;
+    for (const std::string root : {"data", "cv", "seed"}) {
+      changes_data = changes_data || dimension.path == root || dimension.path.starts_with(root + ".");
+    }
     std::vector<double> values;
     if (!dimension.is_numeric()) {
       for (std::size_t i = 0; i < dimension.choices.size(); ++i) values.push_back(static_cast<double>(i));
@@ -306,7 +311,12 @@ void check_space_applies(const SearchSpace& space, const Node& tree, const std::
       try {
         Node trial = tree;
         set_path(trial, dimension.path, value_node(dimension, x), dimension.where);
-        prepare_experiment(config_from_tree(std::move(trial), file));
+        Config config = config_from_tree(std::move(trial), file);
+        if (data && !changes_data) {
+          prepare_experiment(std::move(config), *data);
+        } else {
+          prepare_experiment(std::move(config));
+        }
       } catch (const ConfigError& error) {
         // The message leads with the place it found; the search key is the place to fix.
         std::string message = error.what();

@@ -11,6 +11,7 @@
 
 #include "core/node.hpp"
 #include "core/random.hpp"
+#include "data/load.hpp"
 
 namespace dlrun {
 
@@ -50,8 +51,10 @@ SearchSpace parse_search_space(const Node& space);
 // choice or grid point, and the bounds) gives a valid experiment on its own when set in `tree` (the
 // config, other dimensions at their values in `tree`): the path must exist or be a known key, and
 // the value must be accepted by the config, the layers, the loss, the optimizer and the schedule.
-// `file` is the config file (for config_from_tree). Loads the data once per value checked.
-void check_space_applies(const SearchSpace& space, const Node& tree, const std::filesystem::path& file);
+// `file` is the config file (for config_from_tree). `data`: the base config's loaded data, used
+// when the value leaves `data`, `cv` and `seed` alone (else the data is loaded per value).
+void check_space_applies(const SearchSpace& space, const Node& tree, const std::filesystem::path& file,
+                         const LoadedData* data = nullptr);
 
 // A point's value for one dimension: a YAML node to set at its path, the text for trials.csv, the
 // JSON for summaries. Numeric values are written with 9 significant digits.

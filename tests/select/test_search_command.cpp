@@ -237,3 +237,51 @@ TEST_CASE("e2e search: killed with SIGKILL, --resume re-runs no finished trial")
   CHECK(refused.exit_code == 2);
   CHECK(contains(refused.err, "differs from the config of the search"));
 }
+
+TEST_CASE("e2e search: cv evaluation scores a point as `dlrun cv` does; nested cv reports every outer fold") {
+  TempDir dir;
+  const auto csv = write_blobs_csv(dir, 90);
+  const std::string search =
+      "cv: {folds: 3}\n"
+      "search:\n"
+      "  strategy: random\n"
+      "  trials: 3\n"
+      "  evaluate: cv\n"
+      "  space:\n"
+      "    optimizer.lr: {loguniform: [1.0e-3, 1.0e-1]}\n"
+      "    model.layers.hidden.units: {int_log: [2, 16]}\n";
+  const auto config = dir.write("c.yaml", search_config(csv, search));
+  const auto result =
+      run_dlrun("search " + config.string() + " --quiet --threads 1 --out " + (dir / "s").string());
+  REQUIRE_MESSAGE(result.exit_code == 0, result.err);
+  const auto best = last_json_line(result.out)["best"];
+  std::string sets;
+  for (const auto& [path, value] : best["params"].items()) sets += " --set " + path + "=" + value.dump();
+  const auto cv =
+      run_dlrun("cv " + config.string() + sets + " --quiet --threads 1 --out " + (dir / "cv").string());
+  REQUIRE_MESSAGE(cv.exit_code == 0, cv.err);
+  CHECK(last_json_line(cv.out)["mean"]["accuracy"].get<double>() == best["metric"].get<double>());
+
+  const auto nested = run_dlrun("search " + config.string() + " --outer-folds 3 --quiet --threads 1 --out " +
+                                (dir / "n").string());
+  REQUIRE_MESSAGE(nested.exit_code == 0, nested.err);
+  const auto summary = last_json_line(nested.out);
+  REQUIRE(summary["nested"]["folds"].size() == 3);
+  double sum = 0.0;
+  for (const auto& fold : summary["nested"]["folds"]) {
+    CHECK(fold["inner"]["completed"] == 3);
+    CHECK(fold["params"].contains("optimizer.lr"));
+    sum += fold["metric"].get<double>();
+  }
+  CHECK(summary["nested"]["mean"].get<double>() == doctest::Approx(sum / 3));
+  for (const char* sub : {"outer-1", "outer-2", "outer-3"}) {
+    CHECK(lines_of(dir / "n" / sub / "trials.csv").size() == 4);
+    CHECK(fs::exists(dir / "n" / sub / "best.yaml"));
+  }
+  // Outer folds need cv as the inner evaluation.
+  const auto holdout = dir.write(
+      "h.yaml", search_config(csv, "search:\n  space:\n    optimizer.lr: {uniform: [0.01, 0.1]}\n"));
+  const auto refused = run_dlrun("search " + holdout.string() + " --outer-folds 3 --quiet");
+  CHECK(refused.exit_code == 2);
+  CHECK(contains(refused.err, "--outer-folds: nested cross-validation needs search.evaluate: cv"));
+}
