@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <cmath>
 
-#include "core/blas.hpp"
 #include "core/errors.hpp"
 #include "core/options.hpp"
 #include "core/threads.hpp"
+#include "core/tile_gemm.hpp"
 #include "layers/layer_label.hpp"
 
 namespace dlrun {
@@ -26,6 +26,13 @@ void swap_outer_axes(const float* from, Index a, Index b, Index c, float* to) {
         }
       },
       16);
+}
+
+// to (cols, rows) = from (rows, cols)^T
+void transpose(const float* from, Index rows, Index cols, float* to) {
+  for (Index r = 0; r < rows; ++r) {
+    for (Index c = 0; c < cols; ++c) to[c * rows + r] = from[r * cols + c];
+  }
 }
 
 // sum += column sums of the (rows, cols) matrix.
@@ -104,25 +111,21 @@ float* RecurrentLayer::grad_hidden(Index direction, Index row) {
 }
 
 void RecurrentLayer::project_hidden(const RecurrentStep& step, float* gates_rows, float beta) const {
-  const Index rows = step.row_end - step.row_begin;
-  const Index width = gate_width();
+  const Direction& state = directions_[d(step.direction)];
   const Index h = spec_.units;
-  const float* h_prev =
-      directions_[d(step.direction)].hidden.data() + (step.prev_slot * batch_ + step.row_begin) * h;
-  // (rows, H) x (G*H, H)^T -> (rows, G*H)
-  gemm(Transpose::no, Transpose::yes, rows, width, h, 1.0f, {h_prev, static_cast<std::size_t>(rows * h)},
-       weight_hh(step.direction).value.values(), beta, {gates_rows, static_cast<std::size_t>(rows * width)});
+  const float* h_prev = state.hidden.data() + (step.prev_slot * batch_ + step.row_begin) * h;
+  // (rows, H) x (H, G*H), W_hh^T as transposed in forward()
+  tile_gemm_nn(step.row_end - step.row_begin, gate_width(), h, h_prev, h, state.weight_hh_t.data(),
+               gate_width(), beta != 0.0f, gates_rows, gate_width());
 }
 
 void RecurrentLayer::back_project_hidden(const RecurrentStep& step, const float* grad_gates_rows,
                                          float beta) {
-  const Index rows = step.row_end - step.row_begin;
-  const Index width = gate_width();
   const Index h = spec_.units;
-  // (rows, G*H) x (G*H, H) -> (rows, H)
-  gemm(Transpose::no, Transpose::no, rows, h, width, 1.0f,
-       {grad_gates_rows, static_cast<std::size_t>(rows * width)}, weight_hh(step.direction).value.values(),
-       beta, {grad_hidden(step.direction, step.row_begin), static_cast<std::size_t>(rows * h)});
+  // (rows, G*H) x (G*H, H)
+  tile_gemm_nn(step.row_end - step.row_begin, h, gate_width(), grad_gates_rows, gate_width(),
+               weight_hh(step.direction).value.data(), h, beta != 0.0f,
+               grad_hidden(step.direction, step.row_begin), h);
 }
 
 // The direction's step_number-th step: forward reads times 0..T-1 and keeps h_t in slot t+1 (slot 0
@@ -158,18 +161,23 @@ void RecurrentLayer::resize_buffers(Index steps, Index batch) {
     direction.hidden.resize(Shape{steps + 1, batch, h});
     direction.grad_hidden.resize(Shape{batch, h});
     direction.input_bias.resize(Shape{width});
+    direction.weight_ih_t.resize(Shape{in_features_, width});
+    direction.weight_hh_t.resize(Shape{h, width});
   }
   input_time_major_.resize(Shape{steps, batch, in_features_});
   resize_cell_buffers(steps, batch);
 }
 
-// gates(d) = X W_ih^T + bias for all T*N rows at once: (T*N, F) x (G*H, F)^T.
+// gates(d) = X W_ih^T + bias for all T*N rows at once: (T*N, F) x (F, G*H). Also keeps W_hh^T for
+// the steps: the kernels read B row by row.
 void RecurrentLayer::project_inputs(Index direction) {
   Direction& state = directions_[d(direction)];
   const Index rows = steps_ * batch_;
   const Index width = gate_width();
-  gemm(Transpose::no, Transpose::yes, rows, width, in_features_, 1.0f, input_time_major_.values(),
-       parameters_[param(direction, 0)].value.values(), 0.0f, state.gates.values());
+  transpose(parameters_[param(direction, 0)].value.data(), width, in_features_, state.weight_ih_t.data());
+  transpose(parameters_[param(direction, 1)].value.data(), width, spec_.units, state.weight_hh_t.data());
+  tile_gemm_nn_parallel(rows, width, in_features_, input_time_major_.data(), in_features_,
+                        state.weight_ih_t.data(), width, false, state.gates.data(), width);
   if (!spec_.bias) return;
   float* bias = state.input_bias.data();
   const float* b_ih = parameters_[param(direction, 2)].value.data();
@@ -234,9 +242,10 @@ void RecurrentLayer::backward(const Tensor& input, const Tensor& /*output*/, con
   // dX = sum over directions of grad_gates W_ih: (T*N, G*H) x (G*H, F), then back to (N, T, F).
   grad_input_time_major_.resize(Shape{steps_, batch_, in_features_});
   for (Index direction = 0; direction < directions(); ++direction) {
-    gemm(Transpose::no, Transpose::no, steps_ * batch_, in_features_, gate_width(), 1.0f,
-         directions_[d(direction)].grad_gates.values(), parameters_[param(direction, 0)].value.values(),
-         direction == 0 ? 0.0f : 1.0f, grad_input_time_major_.values());
+    tile_gemm_nn_parallel(steps_ * batch_, in_features_, gate_width(),
+                          directions_[d(direction)].grad_gates.data(), gate_width(),
+                          parameters_[param(direction, 0)].value.data(), in_features_, direction > 0,
+                          grad_input_time_major_.data(), in_features_);
   }
   swap_outer_axes(grad_input_time_major_.data(), steps_, batch_, in_features_, grad_input.data());
 }
@@ -270,22 +279,37 @@ void RecurrentLayer::backward_rows(Index row_begin, Index row_end, const Tensor&
   }
 }
 
+// grad_weight (G*H, K) += grad_gates^T Z over all T*N rows, Z (T*N, K) the layer's inputs or the
+// states the steps started from. The kernels are fastest with many columns in multiples of 8: for
+// K = 28 (image rows) the transposed product (K, G*H) goes through scratch_.
+void RecurrentLayer::accumulate_weight_grad(const float* grad_gates, const float* z, Index k,
+                                            float* grad_weight) {
+  const Index rows = steps_ * batch_;
+  const Index width = gate_width();
+  if (k % 8 == 0) {
+    tile_gemm_tn_parallel(width, k, rows, grad_gates, width, z, k, true, grad_weight, k);
+    return;
+  }
+  scratch_.resize(Shape{k, width});
+  tile_gemm_tn_parallel(k, width, rows, z, k, grad_gates, width, false, scratch_.data(), width);
+  const float* from = scratch_.data();
+  for (Index g = 0; g < width; ++g) {
+    for (Index j = 0; j < k; ++j) grad_weight[g * k + j] += from[j * width + g];
+  }
+}
+
 void RecurrentLayer::accumulate_parameter_grads(Index direction) {
   Direction& state = directions_[d(direction)];
   const Tensor& recurrent = recurrent_grad_gates(direction);
   const Index rows = steps_ * batch_;
   const Index width = gate_width();
-  const Index h = spec_.units;
-  // grad_W_ih += grad_gates^T X: (G*H, T*N) x (T*N, F)
-  gemm(Transpose::yes, Transpose::no, width, in_features_, rows, 1.0f, state.grad_gates.values(),
-       input_time_major_.values(), 1.0f, parameters_[param(direction, 0)].grad.values());
-  // grad_W_hh += recurrent^T H_prev: (G*H, T*N) x (T*N, H); the states steps start from are the T
-  // consecutive slots from 0 (forward) or 1 (backward), see step_at.
+  accumulate_weight_grad(state.grad_gates.data(), input_time_major_.data(), in_features_,
+                         parameters_[param(direction, 0)].grad.data());
+  // The states the steps started from are the T consecutive slots from 0 (forward) or 1
+  // (backward), see step_at.
   const Index first_prev_slot = direction == 0 ? 0 : 1;
-  const std::span<const float> h_prev{state.hidden.data() + first_prev_slot * batch_ * h,
-                                      static_cast<std::size_t>(rows * h)};
-  gemm(Transpose::yes, Transpose::no, width, h, rows, 1.0f, recurrent.values(), h_prev, 1.0f,
-       parameters_[param(direction, 1)].grad.values());
+  accumulate_weight_grad(recurrent.data(), state.hidden.data() + first_prev_slot * batch_ * spec_.units,
+                         spec_.units, parameters_[param(direction, 1)].grad.data());
   if (!spec_.bias) return;
   add_column_sums(state.grad_gates.data(), rows, width, parameters_[param(direction, 2)].grad.data());
   add_column_sums(recurrent.data(), rows, width, parameters_[param(direction, 3)].grad.data());

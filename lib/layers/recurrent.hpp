@@ -107,6 +107,8 @@ class RecurrentLayer : public Layer {
     Tensor grad_gates;   // (T, N, G*H)
     Tensor grad_hidden;  // (N, H): dL/dh carried from step to step
     Tensor input_bias;   // (G*H): bias_ih (+ bias_hh) added to the input projection
+    Tensor weight_ih_t;  // (F, G*H): W_ih^T, for the kernels (core/tile_gemm) that read B by rows
+    Tensor weight_hh_t;  // (H, G*H): W_hh^T
   };
   static std::size_t d(Index direction) { return static_cast<std::size_t>(direction); }
   std::size_t param(Index direction, Index which) const;  // which: 0 w_ih, 1 w_hh, 2 b_ih, 3 b_hh
@@ -115,6 +117,7 @@ class RecurrentLayer : public Layer {
   void project_inputs(Index direction);
   void forward_rows(Index row_begin, Index row_end, Tensor& output);
   void backward_rows(Index row_begin, Index row_end, const Tensor& grad_output);
+  void accumulate_weight_grad(const float* grad_gates, const float* z, Index k, float* grad_weight);
   void accumulate_parameter_grads(Index direction);
 
   RecurrentSpec spec_;
@@ -127,6 +130,7 @@ class RecurrentLayer : public Layer {
   Index batch_ = 0;
   Tensor input_time_major_;       // (T, N, F)
   Tensor grad_input_time_major_;  // (T, N, F)
+  Tensor scratch_;                // (K, G*H): a transposed weight gradient
 };
 
 // Reads units (required), return_sequences, bidirectional and bias; checks the input is (N, T, F).

@@ -57,7 +57,9 @@ def main():
                 our_runs.append(run(
                     [dlrun, "train", os.path.join(ROOT, "configs", model + ".yaml"), "--quiet", "--threads",
                      str(args.threads), "--out", os.path.join(out, "run"), "--set", f"train.epochs={args.epochs}",
-                     "--set", f"train.batch_size={args.batch_size}"], env))
+                     "--set", f"train.batch_size={args.batch_size}",
+                     # every training row, no validation pass: the same work as the PyTorch side
+                     "--set", "data.validation=null"], env))
             if round_index == 0:
                 tries = [run(torch_command, e) for e in torch_envs]
                 best = min(range(len(tries)), key=lambda i: tries[i][0]["seconds_per_epoch"])
