@@ -10,7 +10,7 @@
    from the fold_rows.csv of a `dlrun cv` of the same config).
 Both sides get the same parallelism: --jobs 1 (dlrun --threads 1 --jobs 1; sklearn n_jobs=1,
 OPENBLAS_NUM_THREADS=1) or --jobs 2 (dlrun --threads 2 --jobs 2; sklearn n_jobs=2).
-    /usr/bin/python3 scripts/benchmarks/search_digits.py [--jobs 1|2] [--skip-separate]
+    /usr/bin/python3 scripts/benchmarks/search_digits.py [--jobs 1|2] [--skip-separate] [--skip-sklearn]
 Prints wall and CPU seconds of each side (CPU time matters on a shared machine).
 """
 import argparse
@@ -73,6 +73,7 @@ def main():
     parser.add_argument("--config", default=os.path.join(ROOT, "configs", "digits_search.yaml"))
     parser.add_argument("--jobs", type=int, default=1, choices=[1, 2])
     parser.add_argument("--skip-separate", action="store_true", help="do not run the 18 separate dlrun cv")
+    parser.add_argument("--skip-sklearn", action="store_true", help="do not run GridSearchCV")
     args = parser.parse_args()
     with open(args.config) as f:
         config = yaml.safe_load(f)
@@ -115,6 +116,8 @@ def main():
             print(f"same best point: {best_separate + 1 == search['best']['trial']}; "
                   f"every point's mean accuracy equal to the search's trials.csv: {same}")
 
+    if args.skip_sklearn:
+        return
     data_path = os.path.join(os.path.dirname(args.config), config["data"]["train"]["path"])
     table = np.loadtxt(data_path, delimiter=",", skiprows=1)
     x, y = table[:, :-1], table[:, -1].astype(int)
