@@ -7,7 +7,7 @@ On the space of scripts/benchmarks/search_space_digits.yaml (digits, validation 
 (c) random search (20 trials x 27 epochs) against Hyperband (min 1, max 27 epochs, eta 3): the best
     validation loss each finds, the epochs each trains in total, and the epochs Hyperband has trained
     when its journal first holds a loss at least as good as random's best.
-    /usr/bin/python3 scripts/benchmarks/search_strategies.py [--seeds 5] [--hyperband-trials 49]
+    /usr/bin/python3 scripts/benchmarks/search_strategies.py [--seeds 5] [--hyperband-trials 98] [--startup N]
 """
 import argparse
 import json
@@ -47,14 +47,17 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--trials", type=int, default=20)
-    parser.add_argument("--hyperband-trials", type=int, default=49, help="trials (configurations) Hyperband samples")
+    parser.add_argument("--hyperband-trials", type=int, default=98,
+                        help="trials (configurations) Hyperband samples: 49 per round of brackets 27, 12, 6, 4")
+    parser.add_argument("--startup", type=int, default=None, help="bayes start-up trials (default: the config's, 10)")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(1, args.seeds + 1):
             common = ["--set", f"seed={seed}", "--trials", str(args.trials)]
             random = search(os.path.join(tmp, f"r{seed}"), *common, "--strategy", "random")
-            bayes = search(os.path.join(tmp, f"b{seed}"), *common, "--strategy", "bayes")
+            startup = [] if args.startup is None else ["--set", f"search.bayes.startup_trials={args.startup}"]
+            bayes = search(os.path.join(tmp, f"b{seed}"), *common, "--strategy", "bayes", *startup)
             hb_dir = os.path.join(tmp, f"h{seed}")
             hyperband = search(hb_dir, "--set", f"seed={seed}", "--trials", str(args.hyperband_trials),
                                "--strategy", "random", "--set", "search.scheduler={type: hyperband, min_epochs: 1, "
@@ -69,7 +72,8 @@ def main():
         values = [v for v in values if v is not None]
         return sum(values) / len(values) if values else float("nan")
 
-    print(f"\n(b) best validation loss after {args.trials} trials (lower is better)")
+    startup_text = "default 10" if args.startup is None else str(args.startup)
+    print(f"\n(b) best validation loss after {args.trials} trials (lower is better; bayes start-up trials: {startup_text})")
     print("| seed | random | bayes (TPE) |")
     print("|---|---|---|")
     for seed, random, bayes, _, _ in rows:

@@ -285,3 +285,83 @@ TEST_CASE("e2e search: cv evaluation scores a point as `dlrun cv` does; nested c
   CHECK(refused.exit_code == 2);
   CHECK(contains(refused.err, "--outer-folds: nested cross-validation needs search.evaluate: cv"));
 }
+
+TEST_CASE("e2e search: successive halving stops the weaker trials early and continues the best") {
+  TempDir dir;
+  const auto csv = write_blobs_csv(dir, 60);
+  const auto config =
+      dir.write("c.yaml", search_config(csv,
+                                        "search:\n"
+                                        "  trials: 9\n"
+                                        "  scheduler: {type: successive_halving, min_epochs: 1, "
+                                        "max_epochs: 9, eta: 3}\n"
+                                        "  space:\n"
+                                        "    optimizer.lr: {loguniform: [1.0e-4, 1.0e-1]}\n",
+                                        "train: {epochs: 9, batch_size: 16}\n"));
+  const auto result =
+      run_dlrun("search " + config.string() + " --quiet --threads 1 --jobs 2 --out " + (dir / "s").string());
+  REQUIRE_MESSAGE(result.exit_code == 0, result.err);
+  const auto summary = last_json_line(result.out);
+  CHECK(summary["completed"] == 1);
+  CHECK(summary["stopped"] == 8);
+  CHECK(summary["best"]["epochs"] == 9);
+  // 9 trials x 1 epoch, 3 continued to 3 epochs, 1 continued to 9: 9 + 6 + 6 epochs, not 9 x 9.
+  CHECK(summary["total_epochs"] == 21);
+  int stopped_rows = 0;
+  for (const std::string& row : lines_of(dir / "s" / "trials.csv"))
+    stopped_rows += contains(row, ",stopped,");
+  CHECK(stopped_rows == 8);
+}
+
+TEST_CASE("search config: scheduler and bayes settings, with errors at their keys") {
+  TempDir dir;
+  const auto csv = write_blobs_csv(dir, 30);
+  struct Case {
+    std::string search;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {"search: {scheduler: hyperbnd}\n", "unknown scheduler 'hyperbnd' (did you mean 'hyperband'?)"},
+      {"search: {scheduler: {type: hyperband, eta: 1}}\n", "search.scheduler: eta: must be >= 2, got 1"},
+      {"search: {scheduler: {min_epochs: 5, max_epochs: 2}}\n",
+       "max_epochs: must be >= min_epochs (5), got 2"},
+      {"search: {bayes: {gamma: 1.5}}\n", "search.bayes: gamma: must be in [0, 1), got 1.5"},
+      {"search: {bayes: {startup_trails: 3}}\n",
+       "unknown option 'startup_trails' (did you mean 'startup_trials'?)"},
+      {"search: {strategy: bayes, scheduler: hyperband, space: {optimizer.lr: {uniform: [0.01, 0.1]}}}\n",
+       "bayes with a scheduler (BOHB) is not implemented"},
+      {"search: {metric: val_acuracy, space: {optimizer.lr: {uniform: [0.01, 0.1]}}}\n",
+       "search.metric: 'val_acuracy' is not reported by the trials (did you mean 'val_accuracy'?)"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.search);
+    const auto config = dir.write("c.yaml", search_config(csv, c.search));
+    const auto result = run_dlrun("search " + config.string() + " --quiet --out " + (dir / "never").string());
+    CHECK(result.exit_code == 2);
+    CHECK_MESSAGE(contains(result.err, c.message), result.err);
+    CHECK(!fs::exists(dir / "never"));
+  }
+}
+
+TEST_CASE("e2e search: --refit retrains the best on train + validation and reports test") {
+  TempDir dir;
+  const auto csv = write_blobs_csv(dir, 60);
+  const auto test_csv = write_blobs_csv(dir, 30, "test.csv");
+  std::string text = search_config(csv,
+                                   "search:\n"
+                                   "  strategy: grid\n"
+                                   "  space:\n"
+                                   "    optimizer.lr: {choice: [0.003, 0.03]}\n");
+  const std::string train_line = "  train: {format: csv, path: " + csv.string() + ", label: label}\n";
+  text.replace(text.find(train_line), train_line.size(),
+               train_line + "  test: {format: csv, path: " + test_csv.string() + ", label: label}\n");
+  const auto config = dir.write("c.yaml", text);
+  const auto result =
+      run_dlrun("search " + config.string() + " --refit --quiet --threads 1 --out " + (dir / "s").string());
+  REQUIRE_MESSAGE(result.exit_code == 0, result.err);
+  const auto refit = last_json_line(result.out)["refit"];
+  CHECK(refit["status"] == "completed");
+  CHECK(refit["test"].contains("accuracy"));
+  CHECK(!refit.contains("validation"));  // trained on train + validation: nothing held out
+  CHECK(fs::exists(dir / "s" / "refit" / "checkpoints" / "last.safetensors"));
+}
