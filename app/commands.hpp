@@ -6,6 +6,10 @@
 #include <string>
 #include <vector>
 
+namespace dlrun {
+struct Experiment;
+}
+
 namespace dlrun::app {
 
 // Flags shared by every command that reads a config (DESIGN.md §2).
@@ -21,6 +25,7 @@ struct CommonOptions {
 struct TrainOptions {
   std::string resume;   // --resume RUN_DIR|CHECKPOINT
   std::string weights;  // --weights CHECKPOINT
+  bool report = false;  // --report: report.html in the run directory at the end
 };
 
 struct CvCommandOptions {
@@ -50,6 +55,12 @@ struct SearchCommandOptions {
   int outer_folds = 0;
 };
 
+struct ReportOptions {
+  std::filesystem::path directory;  // a run, cv or search directory
+  bool no_eval = false;             // --no-eval: no checkpoint evaluation (no data loaded)
+  std::optional<int> threads;
+};
+
 int run_train(const CommonOptions& common, const TrainOptions& options);
 int run_cv(const CommonOptions& common, const CvCommandOptions& options);
 int run_search(const CommonOptions& common, const SearchCommandOptions& options);
@@ -57,5 +68,8 @@ int run_summary(const CommonOptions& common);
 int run_check(const CommonOptions& common);
 int run_eval(const CommonOptions& common, const EvalOptions& options);
 int run_predict(const CommonOptions& common, const PredictOptions& options);
+int run_report(const ReportOptions& options);
+// report.html for a run that `experiment` just trained (dlrun train --report).
+void write_train_report(Experiment& experiment, const std::filesystem::path& run_dir);
 
 }  // namespace dlrun::app

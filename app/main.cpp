@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   train->add_option("--resume", train_options.resume,
                     "continue an interrupted run (run directory or checkpoint)");
   train->add_option("--weights", train_options.weights, "initialise parameters from a checkpoint");
+  train->add_flag("--report", train_options.report, "write report.html in the run directory at the end");
 
   CLI::App* cv = app.add_subcommand("cv", "cross-validate a config over K folds");
   add_common(cv, common, true);
@@ -89,6 +90,16 @@ int main(int argc, char** argv) {
   CLI::App* check = app.add_subcommand("check", "validate a config and print it resolved");
   add_common(check, common, false);
 
+  dlrun::app::ReportOptions report_options;
+  CLI::App* report =
+      app.add_subcommand("report", "write report.html (charts) for a run, cv or search directory");
+  report->add_option("directory", report_options.directory, "run, cv or search directory")->required();
+  report->add_flag("--no-eval", report_options.no_eval,
+                   "skip evaluating the best checkpoint (loads no data)");
+  report->add_option("--threads", report_options.threads, "threads for the evaluation")
+      ->check(CLI::Range(1, 1024));
+  report->add_flag("--quiet", common.quiet, "only warnings and errors on stderr");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -110,6 +121,7 @@ int main(int argc, char** argv) {
     if (*eval) return dlrun::app::run_eval(common, eval_options);
     if (*predict) return dlrun::app::run_predict(common, predict_options);
     if (*summary) return dlrun::app::run_summary(common);
+    if (*report) return dlrun::app::run_report(report_options);
     if (*check) return dlrun::app::run_check(common);
   } catch (const dlrun::DlrunError& error) {
     dlrun::app::print_error(error.what());

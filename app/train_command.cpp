@@ -63,6 +63,7 @@ int run_train(const CommonOptions& common, const TrainOptions& options) {
     spdlog::info("test:{}", text);
   }
   spdlog::info("{} in {:.1f}s ({:.2f}s per epoch)", result.status, result.seconds, result.seconds_per_epoch);
+  if (options.report) write_train_report(e, result.run_dir);
   print_json_line(result.summary);
   remove_log_file();
   return exit_code;
