@@ -24,6 +24,7 @@ int run_search(const CommonOptions& common, const SearchCommandOptions& options)
   search.outer_folds = options.outer_folds;
   search.stop_flag = &stop_flag();
   search.log = [](const std::string& line) { spdlog::info("{}", line); };
+  if (common.jsonl) search.on_trial = [](const nlohmann::json& trial) { print_json_line(trial); };
   search.on_directory = [](const std::filesystem::path& directory) {
     add_log_file(directory / "log.txt");
     install_stop_handlers();

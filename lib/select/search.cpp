@@ -165,6 +165,19 @@ OneSearch search_in_directory(const Config& config, const SearchSpace& space, St
     finished_so_far[static_cast<std::size_t>(record.trial - 1)] = record;
     write_text_atomic(directory / "trials.csv", trials_csv(space, search.metric, finished_so_far));
     log((record.replayed ? "(journal) " : "") + describe(space, record, search.metric));
+    if (options.on_trial) {
+      const double metric = record.outcome.metric;
+      nlohmann::json line = {
+          {"trial", record.trial},
+          {"params", params_json(space, record.point)},
+          {"status", record.status},
+          {"metric", std::isfinite(metric) ? nlohmann::json(metric) : nlohmann::json(nullptr)},
+          {"epochs", record.outcome.epochs},
+          {"seconds", record.seconds},
+          {"error", record.outcome.error}};
+      if (!log_prefix.empty()) line["outer_fold"] = directory.filename().string();
+      options.on_trial(line);
+    }
   };
   const SearchPlan plan{&strategy, search.scheduler, config.train.epochs, maximize, options.jobs};
   OneSearch result;
@@ -236,6 +249,11 @@ SearchOutcome run_search(const Config& config, const SearchOptions& options) {
   }
   const SearchSpace space = parse_search_space(search.space);
   check_combination(config);
+  if (options.outer_folds > 0 && options.refit) {
+    throw ConfigError(
+        "--refit and --outer-folds exclude each other: nested cv already trains each outer "
+        "fold's best on its training rows");
+  }
   if (options.outer_folds > 0 && search.evaluate != "cv") {
     throw ConfigError(
         where_of(config.tree, "search.evaluate"),

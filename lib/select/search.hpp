@@ -24,6 +24,9 @@ struct SearchOptions {
   const std::atomic<bool>* stop_flag = nullptr;
   // Progress for the caller to show: a line of text per event (directory, trial finished, ...).
   std::function<void(const std::string&)> log;
+  // Called (serialised) as each trial finishes: {"trial", "params", "status", "metric", "epochs",
+  // "seconds", "error"} (plus "outer_fold" in nested cv), e.g. for --jsonl.
+  std::function<void(const nlohmann::json&)> on_trial;
   // Called once the directory exists, before any trial (where the caller opens its log file).
   std::function<void(const std::filesystem::path&)> on_directory;
 };
