@@ -266,8 +266,13 @@ std::unique_ptr<Layer> make_activation_layer(const std::string& function, Option
 }
 
 std::unique_ptr<Layer> make_activation(Options& options, const LayerBuildContext& context) {
-  const std::string function = options.required_string("function");
-  std::unique_ptr<Layer> layer = build_activation(function, "function", options, context.name);
+  // `activation: relu` is Keras's spelling (Activation('relu')); `function:` is dlrun's first one.
+  if (options.has("activation") && options.has("function")) {
+    options.fail("function", "give the function once: activation: (or its alias function:), not both");
+  }
+  const char* key = options.has("function") ? "function" : "activation";
+  const std::string function = options.required_string(key);
+  std::unique_ptr<Layer> layer = build_activation(function, key, options, context.name);
   layer->output_shape(context.input_shape);  // softmax on an (N,) input fails here, at build time
   return layer;
 }

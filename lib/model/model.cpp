@@ -16,7 +16,8 @@ std::string layer_context(const LayerConfig& config) {
 // The activation function a config entry ends with, or "".
 std::string activation_function_of(const LayerConfig& config) {
   if (config.type == "activation") {
-    const Node* function = config.options.find("function");
+    const Node* function = config.options.find("function");  // or its Keras spelling, activation:
+    if (function == nullptr) function = config.options.find("activation");
     return function && function->is_scalar() ? function->text() : std::string();
   }
   const Node* activation = config.options.find("activation");

@@ -155,13 +155,26 @@ TEST_CASE(
   CHECK(contains(message, "unknown activation 'rellu' (did you mean 'relu'?)"));
   CHECK_THROWS_AS(build_activation(typo), ConfigError);
   const Node missing = options_node({});
-  CHECK(contains(message_of([&] { build_activation(missing); }), "function: is required"));
+  CHECK(contains(message_of([&] { build_activation(missing); }), "activation: is required"));
+  const Node both = options_node({{"activation", "relu"}, {"function", "tanh"}});
+  CHECK(contains(message_of([&] { build_activation(both); }), "not both"));
   const Node misplaced = options_node({{"function", "relu"}, {"negative_slope", "0.1"}});
   CHECK(contains(message_of([&] { build_activation(misplaced); }), "unknown option 'negative_slope'"));
   const Node alpha = options_node({{"function", "elu"}, {"alpha", "0.5"}});
   CHECK(dynamic_cast<const Activation&>(*build_activation(alpha)).spec().alpha == 0.5f);
   const Node softmax = options_node({{"function", "softmax"}});
   CHECK_THROWS_AS(build_activation(softmax, {1}), ShapeError);
+}
+
+TEST_CASE("activation: {type: activation, activation: relu} (Keras's spelling) equals function: relu") {
+  const Node keras = options_node({{"activation", "leaky_relu"}, {"negative_slope", "0.3"}});
+  const auto built = build_activation(keras);
+  const auto& layer = dynamic_cast<const Activation&>(*built);
+  CHECK(layer.function() == ActivationFunction::leaky_relu);
+  CHECK(layer.spec().negative_slope == 0.3f);
+  const Node typo = options_node({{"activation", "rellu"}});
+  CHECK(contains(message_of([&] { build_activation(typo); }),
+                 "unknown activation 'rellu' (did you mean 'relu'?)"));
 }
 
 TEST_CASE("activation: make_activation_layer serves the `activation:` shorthand of another layer") {

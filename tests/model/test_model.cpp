@@ -147,6 +147,8 @@ TEST_CASE("model: final_activation names the last layer's function, or nothing")
         "sigmoid");
   CHECK(build("    - {type: dense, units: 3}\n    - {type: activation, function: softmax}\n", Shape{4})
             .final_activation() == "softmax");
+  CHECK(build("    - {type: dense, units: 3}\n    - {type: activation, activation: softmax}\n", Shape{4})
+            .final_activation() == "softmax");
   // An activation that is not last does not count.
   CHECK(build("    - {type: dense, units: 3, activation: tanh}\n    - {type: dropout, rate: 0.1}\n", Shape{4})
             .final_activation()
