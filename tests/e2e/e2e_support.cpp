@@ -24,6 +24,22 @@ std::vector<std::string> csv_rows_without_seconds(const std::filesystem::path& p
   return rows;
 }
 
+std::vector<std::vector<double>> parse_raw_csv(const std::string& text) {
+  std::istringstream lines(text);
+  std::string line;
+  std::getline(lines, line);  // header
+  std::vector<std::vector<double>> rows;
+  while (std::getline(lines, line)) {
+    std::istringstream fields(line);
+    std::string field;
+    std::getline(fields, field, ',');  // index
+    std::vector<double> row;
+    while (std::getline(fields, field, ',')) row.push_back(std::stod(field));
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
 std::string tiny_csv_config(const std::filesystem::path& csv, const std::string& extra) {
   return "seed: 5\n"
          "data:\n"

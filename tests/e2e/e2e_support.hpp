@@ -14,6 +14,8 @@ namespace dlrun::testing {
 nlohmann::json last_json_line(const std::string& out);
 // Rows of a CSV file without its last column (the timing), for determinism comparisons.
 std::vector<std::string> csv_rows_without_seconds(const std::filesystem::path& path);
+// `predict --raw` CSV (index,y0,y1,...) -> one row of values per example.
+std::vector<std::vector<double>> parse_raw_csv(const std::string& text);
 // A config for a small MLP on a CSV file, with extra YAML appended at top level.
 std::string tiny_csv_config(const std::filesystem::path& csv, const std::string& extra = "");
 // Writes a 3-class, 4-feature CSV with `rows` rows that a small MLP separates well.

@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <sstream>
 
 #include "e2e/e2e_support.hpp"
 #include "support/fixtures.hpp"
@@ -32,23 +31,6 @@ const std::vector<InteropCase> kCases{
 
 fs::path case_path(const InteropCase& c, const std::string& file) {
   return test_data_path("fixtures/interop/" + c.name + "/" + file);
-}
-
-// `predict --raw` CSV (index,y0,y1,...) -> one row of values per example.
-std::vector<std::vector<double>> parse_raw_csv(const std::string& text) {
-  std::istringstream lines(text);
-  std::string line;
-  std::getline(lines, line);  // header
-  std::vector<std::vector<double>> rows;
-  while (std::getline(lines, line)) {
-    std::istringstream fields(line);
-    std::string field;
-    std::getline(fields, field, ',');  // index
-    std::vector<double> row;
-    while (std::getline(fields, field, ',')) row.push_back(std::stod(field));
-    rows.push_back(std::move(row));
-  }
-  return rows;
 }
 
 double relative_error(double actual, double expected) {
