@@ -61,6 +61,15 @@ struct ReportOptions {
   std::optional<int> threads;
 };
 
+struct GenerateOptions {
+  std::filesystem::path checkpoint;
+  std::string prompt;
+  long long length = 200;
+  double temperature = 1.0;
+  long long top_k = 0;                      // 0: sample among all characters
+  std::optional<unsigned long long> seed;  // default: the config's seed
+};
+
 int run_train(const CommonOptions& common, const TrainOptions& options);
 int run_cv(const CommonOptions& common, const CvCommandOptions& options);
 int run_search(const CommonOptions& common, const SearchCommandOptions& options);
@@ -71,5 +80,6 @@ int run_predict(const CommonOptions& common, const PredictOptions& options);
 int run_report(const ReportOptions& options);
 // report.html for a run that `experiment` just trained (dlrun train --report).
 void write_train_report(Experiment& experiment, const std::filesystem::path& run_dir);
+int run_generate(const CommonOptions& common, const GenerateOptions& options);
 
 }  // namespace dlrun::app

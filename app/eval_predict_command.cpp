@@ -22,7 +22,9 @@ std::unique_ptr<Experiment> experiment_with_checkpoint(const CommonOptions& comm
   Config config = load_config_with_flags(common);
   apply_threads(config);
   auto experiment = prepare_experiment(std::move(config));
-  load_model_parameters(experiment->model, read_checkpoint(checkpoint));
+  const LoadedCheckpoint loaded = read_checkpoint(checkpoint);
+  check_checkpoint_vocabulary(loaded, Vocabulary::of(*experiment->data.train.dataset));
+  load_model_parameters(experiment->model, loaded);
   return experiment;
 }
 
@@ -45,6 +47,10 @@ int run_eval(const CommonOptions& common, const EvalOptions& options) {
                          {"examples", view.size()}};
   for (const auto& [name, value] : evaluation.values)
     summary[name] = std::isfinite(value) ? nlohmann::json(value) : nlohmann::json();
+  if (view.dataset->token_ids && std::isfinite(evaluation.values.front().second)) {
+    summary["bits_per_char"] = nats_to_bits(evaluation.values.front().second);
+    summary["unigram_baseline_bits_per_char"] = unigram_entropy_bits(*e.data.train.dataset, e.data.train.rows);
+  }
   if (e.task.classes > 0) {
     summary["classes"] = view.dataset->class_names;
     summary["confusion_matrix"] = evaluation.confusion;

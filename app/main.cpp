@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   dlrun::app::EvalOptions eval_options;
   dlrun::app::CvCommandOptions cv_options;
   dlrun::app::PredictOptions predict_options;
+  dlrun::app::GenerateOptions generate_options;
 
   CLI::App* train = app.add_subcommand("train", "train a model");
   add_common(train, common, true);
@@ -85,6 +86,15 @@ int main(int argc, char** argv) {
                    "nested cross-validation: outer folds around the whole search")
       ->check(CLI::Range(2, 100));
 
+  CLI::App* generate = app.add_subcommand("generate", "sample text from a character language model");
+  add_common(generate, common, false);
+  generate->add_option("--checkpoint", generate_options.checkpoint, "checkpoint file")->required();
+  generate->add_option("--prompt", generate_options.prompt, "the text to continue")->required();
+  generate->add_option("--length", generate_options.length, "characters to generate (default 200)");
+  generate->add_option("--temperature", generate_options.temperature, "softmax temperature > 0 (default 1)");
+  generate->add_option("--top-k", generate_options.top_k, "sample among the K likeliest characters (0: all)");
+  generate->add_option("--seed", generate_options.seed, "sampling seed (default: the config's seed)");
+
   CLI::App* summary = app.add_subcommand("summary", "print layers, output shapes, parameters and FLOPs");
   add_common(summary, common, false);
   CLI::App* check = app.add_subcommand("check", "validate a config and print it resolved");
@@ -120,6 +130,7 @@ int main(int argc, char** argv) {
     if (*search) return dlrun::app::run_search(common, search_options);
     if (*eval) return dlrun::app::run_eval(common, eval_options);
     if (*predict) return dlrun::app::run_predict(common, predict_options);
+    if (*generate) return dlrun::app::run_generate(common, generate_options);
     if (*summary) return dlrun::app::run_summary(common);
     if (*report) return dlrun::app::run_report(report_options);
     if (*check) return dlrun::app::run_check(common);

@@ -41,6 +41,10 @@ int run_train(const CommonOptions& common, const TrainOptions& options) {
     spdlog::info("run {}: {} training examples, {} validation, {} test; {} parameters; {} threads",
                  start.run_dir.string(), e.data.train.size(), e.data.validation.size(), e.data.test.size(),
                  start.parameter_count, thread_count());
+    if (start.vocabulary_size > 0) {
+      spdlog::info("text: vocabulary of {} characters; unigram baseline {:.3f} bits/char (training windows)",
+                   start.vocabulary_size, start.unigram_bits);
+    }
     install_stop_handlers();
   };
   run.stop_flag = &stop_flag();
@@ -61,6 +65,14 @@ int run_train(const CommonOptions& common, const TrainOptions& options) {
     std::string text;
     for (const auto& [key, value] : result.summary["test"].items()) text += " " + key + "=" + value.dump();
     spdlog::info("test:{}", text);
+  }
+  if (result.summary.contains("bits_per_char")) {
+    std::string text;
+    for (const auto& [key, value] : result.summary["bits_per_char"].items()) {
+      if (key != "unigram_baseline") text += fmt::format(" {} {:.3f},", key, value.get<double>());
+    }
+    spdlog::info("bits/char:{} unigram baseline {:.3f}", text,
+                 result.summary["bits_per_char"]["unigram_baseline"].get<double>());
   }
   spdlog::info("{} in {:.1f}s ({:.2f}s per epoch)", result.status, result.seconds, result.seconds_per_epoch);
   if (options.report) write_train_report(e, result.run_dir);

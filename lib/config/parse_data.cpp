@@ -12,6 +12,7 @@ const std::map<std::string, std::vector<std::string>, std::less<>> kSourceKeys =
     {"csv", {"format", "path", "label", "features", "header", "delimiter"}},
     {"npy", {"format", "inputs", "labels"}},
     {"text", {"format", "path", "sequence_length"}},
+    {"timeseries", {"format", "path", "target", "window", "horizon", "features", "header", "delimiter"}},
 };
 
 std::filesystem::path resolve(const std::filesystem::path& base_dir, const std::string& text) {
@@ -44,10 +45,10 @@ DataSource parse_source(Node& node, const std::string& context, const std::files
         context + ": expected a data source such as {format: csv, path: ...}, got " + node.kind_name());
   }
   Options options(node, context);
-  if (!options.has("format")) options.fail("format", "is required (idx, csv, npy or text)");
+  if (!options.has("format")) options.fail("format", "is required (idx, csv, npy, text or timeseries)");
   DataSource source;
   source.where = node.where();
-  source.format = options.choice("format", "", {"idx", "csv", "npy", "text"});
+  source.format = options.choice("format", "", {"idx", "csv", "npy", "text", "timeseries"});
   check_keys(node, context, kSourceKeys.find(source.format)->second);
 
   if (source.format == "idx") {
@@ -56,9 +57,18 @@ DataSource parse_source(Node& node, const std::string& context, const std::files
   } else if (source.format == "npy") {
     source.inputs = read_path(node, options, "inputs", base_dir, true);
     source.labels = read_path(node, options, "labels", base_dir, labels_needed);
-  } else if (source.format == "csv") {
+  } else if (source.format == "csv" || source.format == "timeseries") {
     source.path = read_path(node, options, "path", base_dir, true);
-    source.label_column = options.string("label", "");
+    if (source.format == "csv") {
+      source.label_column = options.string("label", "");
+    } else {
+      if (!options.has("target")) options.fail("target", "is required: the name of the column to forecast");
+      source.target_column = options.string("target", "");
+      source.window = options.required_integer("window");
+      options.require_at_least("window", static_cast<double>(source.window), 1);
+      source.horizon = options.integer("horizon", 1);
+      options.require_at_least("horizon", static_cast<double>(source.horizon), 1);
+    }
     source.header = options.boolean("header", true);
     const std::string delimiter = options.string("delimiter", ",");
     if (delimiter.size() != 1 || delimiter == "\"" || delimiter == "\n" || delimiter == "\r") {

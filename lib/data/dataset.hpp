@@ -24,6 +24,10 @@ struct Dataset {
   std::vector<std::string> class_names;  // classification: class index -> name
   std::vector<std::string> feature_names;
   bool token_ids = false;  // inputs are class indices into class_names (text data)
+  // Inputs are windows (window, F) of one time-ordered series (timeseries data): normalisation
+  // statistics are per column F, shared by the window's steps, and the validation split is the
+  // last fraction of the windows, in time order.
+  bool time_series = false;
 
   Index size() const;
   Index features_per_sample() const { return sample_shape.element_count(); }
@@ -56,7 +60,10 @@ void gather_labels(const Dataset& dataset, std::span<const Index> rows, std::vec
 void gather_targets(const Dataset& dataset, std::span<const Index> rows, Tensor& targets);
 
 // Stratified (by label when classification) split of `rows` into (train, held_out), held_out
-// being round(fraction * n) rows; deterministic given rng.
+// being round(fraction * n) rows; deterministic given rng. For time-series data the held-out rows
+// are the last ones of `rows` (taken in time order) and nothing is shuffled: validating on the
+// future of the training windows, as a forecast will be used, and not on windows interleaved with
+// them (their targets would lie inside training windows).
 struct Split {
   std::vector<Index> train;
   std::vector<Index> held_out;

@@ -9,6 +9,8 @@
 #include "data/idx_reader.hpp"
 #include "data/npy_reader.hpp"
 #include "data/text_reader.hpp"
+#include "data/timeseries_reader.hpp"
+#include "data/vocabulary.hpp"
 
 namespace dlrun {
 namespace {
@@ -66,10 +68,15 @@ Dataset read_source(const DataSource& source, bool classification, const DataCon
     if (source.sequence_length < 1) throw ConfigError(source.where, "text data needs 'sequence_length' >= 1");
     return read_text(required_path(source, source.path, "path"), source.sequence_length);
   }
-  const std::vector<std::string> formats{"idx", "csv", "npy", "text"};
+  if (source.format == "timeseries") {
+    required_path(source, source.path, "path");
+    if (source.window < 1) throw ConfigError(source.where, "timeseries data needs 'window' >= 1");
+    return read_timeseries(source);
+  }
+  const std::vector<std::string> formats{"idx", "csv", "npy", "text", "timeseries"};
   throw ConfigError(source.where, "unknown data format '" + source.format + "'" +
                                       did_you_mean(source.format, formats) +
-                                      "; expected idx, csv, npy or text");
+                                      "; expected idx, csv, npy, text or timeseries");
 }
 
 void apply_as_sequence(Dataset& dataset, const Location& where) {
@@ -108,6 +115,14 @@ void align_with_train(const Dataset& train, Dataset& other) {
   std::vector<std::int32_t> to_train(other.class_names.size());
   for (std::size_t c = 0; c < other.class_names.size(); ++c) {
     const auto at = std::find(train.class_names.begin(), train.class_names.end(), other.class_names[c]);
+    if (at == train.class_names.end() && other.token_ids) {
+      // No unknown-character token: the model has no output or embedding row for it.
+      throw DataError(other.source + ": character " +
+                      describe_character(static_cast<std::uint8_t>(other.class_names[c][0])) +
+                      " is not in the vocabulary of the training text " + train.source + " (" +
+                      std::to_string(train.class_names.size()) +
+                      " characters); dlrun has no unknown-character token: replace or remove it");
+    }
     if (at == train.class_names.end()) {
       throw DataError("class '" + other.class_names[c] + "' of " + other.source +
                       " does not occur in the training data " + train.source +

@@ -42,6 +42,14 @@ Split split_rows(const Dataset& dataset, std::span<const Index> rows, double fra
   const Index n = static_cast<Index>(rows.size());
   const Index total = held_out_count(n, fraction);
   Split split;
+  if (dataset.time_series) {
+    std::vector<Index> ordered(rows.begin(), rows.end());
+    std::sort(ordered.begin(), ordered.end());
+    const auto cut = ordered.end() - static_cast<std::ptrdiff_t>(total);
+    split.train.assign(ordered.begin(), cut);
+    split.held_out.assign(cut, ordered.end());
+    return split;
+  }
   // Stratify only when each example has one class label (not for per-step text labels).
   if (dataset.is_classification() && dataset.labels_per_sample == 1) {
     std::vector<std::vector<Index>> groups(dataset.class_names.size());

@@ -47,38 +47,43 @@ InputTransform InputTransform::fit(const Dataset& dataset, std::span<const Index
     throw ConfigError("data.scale: must be a finite number > 0, got " + std::to_string(scale));
   }
   const auto features = static_cast<std::size_t>(dataset.features_per_sample());
+  // Statistics are per input element, except for time series, whose windows (window, F) share one
+  // set per column: statistic index = f % stats (the last axis varies fastest).
+  const Shape& shape = dataset.sample_shape;
+  const std::size_t stats =
+      dataset.time_series && shape.rank() == 2 ? static_cast<std::size_t>(shape[1]) : features;
   // Statistics of the scaled values x / scale, accumulated in double over the training rows.
-  std::vector<double> center(features, 0.0);  // mean or min
-  std::vector<double> spread(features, 1.0);  // std or max - min; 0 becomes 1
+  std::vector<double> center(stats, 0.0);  // mean or min
+  std::vector<double> spread(stats, 1.0);  // std or max - min; 0 becomes 1
   if (normalize == "standard" && !rows.empty()) {
-    std::vector<double> sum(features, 0.0), squares(features, 0.0);
+    std::vector<double> sum(stats, 0.0), squares(stats, 0.0);
     for_each_row(dataset, rows, [&](auto values) {
-      for (std::size_t f = 0; f < features; ++f) sum[f] += static_cast<double>(values[f]);
+      for (std::size_t f = 0; f < features; ++f) sum[f % stats] += static_cast<double>(values[f]);
     });
-    const double n = static_cast<double>(rows.size());
-    for (std::size_t f = 0; f < features; ++f) center[f] = sum[f] / n;
+    const double n = static_cast<double>(rows.size()) * static_cast<double>(features / stats);
+    for (std::size_t k = 0; k < stats; ++k) center[k] = sum[k] / n;
     for_each_row(dataset, rows, [&](auto values) {  // two passes: no cancellation in the variance
       for (std::size_t f = 0; f < features; ++f) {
-        const double d = static_cast<double>(values[f]) - center[f];
-        squares[f] += d * d;
+        const double d = static_cast<double>(values[f]) - center[f % stats];
+        squares[f % stats] += d * d;
       }
     });
-    for (std::size_t f = 0; f < features; ++f) {
-      center[f] /= scale;
-      spread[f] = std::sqrt(squares[f] / n) / scale;  // population std, as sklearn's StandardScaler
+    for (std::size_t k = 0; k < stats; ++k) {
+      center[k] /= scale;
+      spread[k] = std::sqrt(squares[k] / n) / scale;  // population std, as sklearn's StandardScaler
     }
   } else if (normalize == "minmax" && !rows.empty()) {
-    std::vector<double> low(features, std::numeric_limits<double>::infinity());
-    std::vector<double> high(features, -std::numeric_limits<double>::infinity());
+    std::vector<double> low(stats, std::numeric_limits<double>::infinity());
+    std::vector<double> high(stats, -std::numeric_limits<double>::infinity());
     for_each_row(dataset, rows, [&](auto values) {
       for (std::size_t f = 0; f < features; ++f) {
-        low[f] = std::min(low[f], static_cast<double>(values[f]));
-        high[f] = std::max(high[f], static_cast<double>(values[f]));
+        low[f % stats] = std::min(low[f % stats], static_cast<double>(values[f]));
+        high[f % stats] = std::max(high[f % stats], static_cast<double>(values[f]));
       }
     });
-    for (std::size_t f = 0; f < features; ++f) {
-      center[f] = low[f] / scale;
-      spread[f] = (high[f] - low[f]) / scale;
+    for (std::size_t k = 0; k < stats; ++k) {
+      center[k] = low[k] / scale;
+      spread[k] = (high[k] - low[k]) / scale;
     }
   } else if (normalize != "none") {
     require(false, "InputTransform::fit: normalisation needs at least one training row");
@@ -88,10 +93,11 @@ InputTransform InputTransform::fit(const Dataset& dataset, std::span<const Index
   transform.multiplier.resize(features);
   transform.offset.resize(features);
   for (std::size_t f = 0; f < features; ++f) {
-    const double s = spread[f] > 0.0 ? spread[f] : 1.0;
+    const std::size_t k = f % stats;
+    const double s = spread[k] > 0.0 ? spread[k] : 1.0;
     // ((x / scale) - center) / s  ==  x * (1 / (scale * s)) + (-center / s)
     transform.multiplier[f] = static_cast<float>(1.0 / (scale * s));
-    transform.offset[f] = static_cast<float>(-center[f] / s);
+    transform.offset[f] = static_cast<float>(-center[k] / s);
   }
   return transform;
 }

@@ -1,5 +1,6 @@
 #include "train/checkpoint.hpp"
 
+#include <array>
 #include <cmath>
 #include <limits>
 
@@ -48,7 +49,58 @@ const std::string& metadata_field(const LoadedCheckpoint& checkpoint, const std:
   return found->second;
 }
 
+// A list of distinct byte values; anything else is a malformed checkpoint.
+Vocabulary vocabulary_from_json(const std::filesystem::path& path, const nlohmann::json& list) {
+  const auto bad = [&](const std::string& why) {
+    return DataError(path.string() + ": malformed checkpoint metadata: vocabulary " + why);
+  };
+  if (!list.is_array() || list.empty()) throw bad("must be a non-empty list of byte values");
+  std::vector<std::uint8_t> bytes;
+  std::array<bool, 256> seen{};
+  for (const auto& item : list) {
+    if (!item.is_number_integer() || item.get<std::int64_t>() < 0 || item.get<std::int64_t>() > 255) {
+      throw bad("holds " + item.dump() + ", not a byte value 0-255");
+    }
+    const auto byte = static_cast<std::uint8_t>(item.get<std::int64_t>());
+    if (seen[byte]) throw bad("lists " + describe_character(byte) + " twice");
+    seen[byte] = true;
+    bytes.push_back(byte);
+  }
+  return Vocabulary(std::move(bytes));
+}
+
+std::string vocabulary_difference(const Vocabulary& stored, const Vocabulary& data) {
+  std::string only_stored, only_data;
+  for (const std::uint8_t c : stored.bytes()) {
+    if (!data.contains(c)) only_stored += (only_stored.empty() ? "" : " ") + describe_character(c);
+  }
+  for (const std::uint8_t c : data.bytes()) {
+    if (!stored.contains(c)) only_data += (only_data.empty() ? "" : " ") + describe_character(c);
+  }
+  if (only_stored.empty() && only_data.empty()) return "the same characters in another order";
+  std::string text;
+  if (!only_data.empty()) text += "the training text adds " + only_data;
+  if (!only_stored.empty()) text += std::string(text.empty() ? "" : "; ") + "it lacks " + only_stored;
+  return text;
+}
+
 }  // namespace
+
+void check_checkpoint_vocabulary(const LoadedCheckpoint& checkpoint,
+                                 const std::optional<Vocabulary>& train_vocabulary) {
+  if (!train_vocabulary || !checkpoint.has_dlrun_state) return;
+  const Vocabulary& stored = checkpoint.state.vocabulary;
+  if (stored.empty()) {
+    throw DataError(checkpoint.path.string() +
+                    ": the checkpoint has no character vocabulary, but the config's data is text");
+  }
+  if (stored == *train_vocabulary) return;
+  throw DataError(checkpoint.path.string() + ": the checkpoint's vocabulary (" +
+                  std::to_string(stored.size()) + " characters) differs from the one of the config's "
+                  "training text (" + std::to_string(train_vocabulary->size()) + " characters): " +
+                  vocabulary_difference(stored, *train_vocabulary) +
+                  "; token ids would mean other characters than in training");
+}
 
 nlohmann::json train_state_to_json(const TrainState& state) {
   nlohmann::json history = nlohmann::json::array();
@@ -102,6 +154,7 @@ void save_checkpoint(const std::filesystem::path& path, Model& model, Optimizer*
       {"provenance", state.provenance.dump()},
       {"rng", "stateless: data order and dropout masks derive from (seed, epoch, step)"},
   };
+  if (!state.vocabulary.empty()) metadata["vocabulary"] = nlohmann::json(state.vocabulary.bytes()).dump();
   if (optimizer != nullptr) {
     metadata["optimizer"] = std::string(optimizer->type());
     metadata["optimizer_scalars"] = map_to_json(optimizer->state_scalars()).dump();
@@ -135,6 +188,10 @@ LoadedCheckpoint read_checkpoint(const std::filesystem::path& path) {
     s.early_stopping = map_from_json(nlohmann::json::parse(metadata_field(checkpoint, "early_stopping")));
     s.checkpointer = map_from_json(nlohmann::json::parse(metadata_field(checkpoint, "checkpointer")));
     s.provenance = nlohmann::json::parse(metadata_field(checkpoint, "provenance"));
+    if (checkpoint.contents.metadata.contains("vocabulary")) {
+      s.vocabulary = vocabulary_from_json(checkpoint.path,
+                                          nlohmann::json::parse(metadata_field(checkpoint, "vocabulary")));
+    }
     if (checkpoint.contents.metadata.contains("optimizer")) {
       s.optimizer_type = metadata_field(checkpoint, "optimizer");
       s.optimizer_scalars =

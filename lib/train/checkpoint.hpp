@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "data/vocabulary.hpp"
 #include "io/safetensors.hpp"
 #include "model/model.hpp"
 #include "optim/optimizer.hpp"
@@ -30,6 +31,9 @@ struct CheckpointState {
   std::string optimizer_type;
   std::string config_yaml;
   nlohmann::json provenance = nlohmann::json::object();
+  // Text data: the characters in token-id order, stored as the metadata key `vocabulary`, a JSON
+  // list of byte values ("[10,32,33,...]"); empty (and absent from the file) for other data.
+  Vocabulary vocabulary;
 };
 
 nlohmann::json train_state_to_json(const TrainState& state);
@@ -50,6 +54,13 @@ struct LoadedCheckpoint {
 
 // Reads and validates a checkpoint file (DataError, exit 3, for anything malformed).
 LoadedCheckpoint read_checkpoint(const std::filesystem::path& path);
+
+// Text data: the checkpoint's vocabulary must be the one `train_vocabulary` (derived from the
+// config's training text) gives, or token ids would mean other characters than in training.
+// DataError when they differ, or when the checkpoint of a text model lacks a vocabulary. A
+// checkpoint of plain weights (has_dlrun_state false) is not checked. Does nothing for other data.
+void check_checkpoint_vocabulary(const LoadedCheckpoint& checkpoint,
+                                 const std::optional<Vocabulary>& train_vocabulary);
 
 // Copies every model parameter (buffers included) from the checkpoint; each must be present with
 // the model's shape: "checkpoint x: fc1.weight has shape [..], the model expects [..]" (DataError).

@@ -41,6 +41,7 @@ void Checkpointer::save(const std::filesystem::path& path, const TrainState& sta
   s.checkpointer = this->state();
   s.config_yaml = sources_.config_yaml;
   s.provenance = sources_.provenance;
+  s.vocabulary = sources_.vocabulary;
   save_checkpoint(path, *sources_.model, sources_.optimizer, s, extra);
 }
 

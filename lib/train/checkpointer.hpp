@@ -23,6 +23,7 @@ class Checkpointer final : public Callback {
     Trainer* trainer = nullptr;
     std::string config_yaml;
     nlohmann::json provenance;
+    Vocabulary vocabulary;  // text data's characters (empty otherwise), stored in every checkpoint
   };
 
   // `monitor` is the resolved metric for `best` (val_* only when there is validation data).

@@ -112,6 +112,8 @@ RunResult run_training(Experiment& e, const RunOptions& options) {
   const Config& c = e.config;
   const std::string config_yaml = options.write_files ? to_yaml(c.tree) : std::string();
 
+  const std::optional<Vocabulary> vocabulary = Vocabulary::of(*e.data.train.dataset);
+
   // Everything is read and checked before the run directory exists (or, resuming, is touched).
   Trainer trainer(c, e.model, *e.optimizer, e.schedule.get(), *e.loss, e.data, e.task);
   std::optional<LoadedCheckpoint> resumed;
@@ -124,6 +126,7 @@ RunResult run_training(Experiment& e, const RunOptions& options) {
       throw DataError(point.checkpoint.string() +
                       ": holds weights only, no training state; use --weights to start from it");
     }
+    check_checkpoint_vocabulary(*resumed, vocabulary);
     load_model_parameters(e.model, *resumed);
     load_optimizer_state(*e.optimizer, *resumed);
     try {
@@ -137,7 +140,9 @@ RunResult run_training(Experiment& e, const RunOptions& options) {
     remove_stale_temporaries(result.run_dir);
     remove_stale_temporaries(result.run_dir / kCheckpointsFolder);
   } else if (!options.weights.empty()) {
-    load_model_parameters(e.model, read_checkpoint(options.weights));
+    const LoadedCheckpoint weights = read_checkpoint(options.weights);
+    check_checkpoint_vocabulary(weights, vocabulary);
+    load_model_parameters(e.model, weights);
   }
   if (options.write_files && result.run_dir.empty()) {
     result.run_dir =
@@ -165,7 +170,8 @@ RunResult run_training(Experiment& e, const RunOptions& options) {
                                        resolve_monitor(c.train.checkpoint.monitor, has_validation, nullptr),
                                        Checkpointer::Sources{&e.model, e.optimizer.get(), e.schedule.get(),
                                                              early_stopping ? &*early_stopping : nullptr,
-                                                             &trainer, config_yaml, provenance});
+                                                             &trainer, config_yaml, provenance,
+                                                             vocabulary.value_or(Vocabulary{})});
   }
   for (Callback* callback : options.callbacks) trainer.add_callback(*callback);
   if (metrics_csv) trainer.add_callback(*metrics_csv);
@@ -190,6 +196,12 @@ RunResult run_training(Experiment& e, const RunOptions& options) {
     start.resumed_step = state.global_step;
   }
   start.run_dir = run_dir;
+  // Text: the entropy of the training text's characters is what a model that ignores context
+  // reaches; the summary's bits per character show how far below it the model gets.
+  if (vocabulary) {
+    start.vocabulary_size = vocabulary->size();
+    start.unigram_bits = unigram_entropy_bits(*e.data.train.dataset, e.data.train.rows);
+  }
   for (const auto& ref : e.model.trainable_parameters()) start.parameter_count += ref.parameter->value.size();
   if (options.on_start) options.on_start(start);
   if (options.write_files) write_text_atomic(run_dir / "config.yaml", config_yaml);
@@ -258,6 +270,15 @@ RunResult run_training(Experiment& e, const RunOptions& options) {
   if (!state.history.empty()) summary["train"] = metric_values_json(result.train);
   if (!result.validation.empty()) summary["validation"] = metric_values_json(result.validation);
   if (!result.test.empty()) summary["test"] = metric_values_json(result.test);
+  if (vocabulary) {
+    nlohmann::json bits{{"unigram_baseline", start.unigram_bits}};
+    for (const auto& [split, values] : {std::pair{"train", &result.train}, std::pair{"validation", &result.validation},
+                                        std::pair{"test", &result.test}}) {
+      const double loss = values->empty() ? std::nan("") : metric_value(*values, "loss");
+      if (std::isfinite(loss)) bits[split] = nats_to_bits(loss);
+    }
+    summary["bits_per_char"] = bits;
+  }
   if (options.write_files) summary["provenance"] = provenance;
   result.history = state.history;
   result.state = std::move(state);

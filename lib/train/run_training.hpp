@@ -26,6 +26,10 @@ struct RunStart {
   Index resumed_step = 0;   // global step
   Index parameter_count = 0;
   std::vector<std::string> warnings;  // e.g. early stopping falls back to a training metric
+  // Text data: the vocabulary's size and the unigram baseline, the entropy of the training
+  // windows' characters in bits per character (0 for other data).
+  Index vocabulary_size = 0;
+  double unigram_bits = 0.0;
 };
 
 struct RunOptions {
@@ -81,7 +85,9 @@ struct RunResult {
   MetricValues train;
   MetricValues validation;
   MetricValues test;
-  // The summary JSON of DESIGN.md §4 (command "train"), as summary.json holds it.
+  // The summary JSON of DESIGN.md §4 (command "train"), as summary.json holds it. For text data it
+  // adds "bits_per_char": {"unigram_baseline", and "train", "validation", "test" as evaluated}: the
+  // losses in bits per character (loss / ln 2).
   nlohmann::json summary;
 };
 
