@@ -66,7 +66,7 @@ struct GenerateOptions {
   std::string prompt;
   long long length = 200;
   double temperature = 1.0;
-  long long top_k = 0;                      // 0: sample among all characters
+  long long top_k = 0;                     // 0: sample among all characters
   std::optional<unsigned long long> seed;  // default: the config's seed
 };
 

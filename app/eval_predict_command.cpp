@@ -49,7 +49,8 @@ int run_eval(const CommonOptions& common, const EvalOptions& options) {
     summary[name] = std::isfinite(value) ? nlohmann::json(value) : nlohmann::json();
   if (view.dataset->token_ids && std::isfinite(evaluation.values.front().second)) {
     summary["bits_per_char"] = nats_to_bits(evaluation.values.front().second);
-    summary["unigram_baseline_bits_per_char"] = unigram_entropy_bits(*e.data.train.dataset, e.data.train.rows);
+    summary["unigram_baseline_bits_per_char"] =
+        unigram_entropy_bits(*e.data.train.dataset, e.data.train.rows);
   }
   if (e.task.classes > 0) {
     summary["classes"] = view.dataset->class_names;

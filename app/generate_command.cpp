@@ -30,7 +30,8 @@ int run_generate(const CommonOptions& common, const GenerateOptions& options) {
 
   const std::uint64_t seed = options.seed.value_or(config.seed);
   Rng rng = Rng::for_stream(seed, "generate");
-  const std::string text = generator.generate(options.prompt, static_cast<Index>(options.length), sampling, rng);
+  const std::string text =
+      generator.generate(options.prompt, static_cast<Index>(options.length), sampling, rng);
   std::cout << text << '\n' << std::flush;
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   spdlog::info("generated {} characters in {:.2f}s (temperature {}, top-k {}, seed {})", options.length,

@@ -19,21 +19,21 @@ namespace dlrun {
 // `{format: timeseries, path, target, window, horizon, features, header, delimiter}` (a CSV of
 // time-ordered rows cut into windows of `window` rows, the target `horizon` rows after each).
 struct DataSource {
-  std::string format;                                // idx | csv | npy | text | timeseries
-  std::filesystem::path images;                      // idx
-  std::filesystem::path labels;                      // idx, npy
-  std::filesystem::path path;                        // csv, text, timeseries
-  std::filesystem::path inputs;                      // npy
-  std::string label_column;                          // csv: the label column's name (empty: the last column)
-  std::vector<std::string> features;                 // csv: feature columns (empty: all but the label);
-                                                     // timeseries: input columns (empty: all)
-  bool header = true;                                // csv, timeseries
-  char delimiter = ',';                              // csv, timeseries
-  Index sequence_length = 0;                         // text
-  std::string target_column;                         // timeseries: the column to forecast
-  Index window = 0;                                  // timeseries: rows per example
-  Index horizon = 1;                                 // timeseries: the target is this many rows after the window
-  Location where;                                    // of the mapping, for messages
+  std::string format;                 // idx | csv | npy | text | timeseries
+  std::filesystem::path images;       // idx
+  std::filesystem::path labels;       // idx, npy
+  std::filesystem::path path;         // csv, text, timeseries
+  std::filesystem::path inputs;       // npy
+  std::string label_column;           // csv: the label column's name (empty: the last column)
+  std::vector<std::string> features;  // csv: feature columns (empty: all but the label);
+                                      // timeseries: input columns (empty: all)
+  bool header = true;                 // csv, timeseries
+  char delimiter = ',';               // csv, timeseries
+  Index sequence_length = 0;          // text
+  std::string target_column;          // timeseries: the column to forecast
+  Index window = 0;                   // timeseries: rows per example
+  Index horizon = 1;                  // timeseries: the target is this many rows after the window
+  Location where;                     // of the mapping, for messages
   std::vector<std::filesystem::path> files() const;  // every file it reads
 };
 

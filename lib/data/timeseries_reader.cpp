@@ -13,8 +13,8 @@ Dataset read_timeseries(const DataSource& source) {
   DataSource table_source = source;
   table_source.label_column.clear();
   const bool target_appended =
-      !source.features.empty() &&
-      std::find(source.features.begin(), source.features.end(), source.target_column) == source.features.end();
+      !source.features.empty() && std::find(source.features.begin(), source.features.end(),
+                                            source.target_column) == source.features.end();
   if (target_appended) table_source.features.push_back(source.target_column);
   Dataset table;
   try {
@@ -49,9 +49,9 @@ Dataset read_timeseries(const DataSource& source) {
   const Index count = rows - source.window - source.horizon + 1;
   if (count < 1) {
     throw DataError(Location{source.path.string()},
-                    "time series has " + std::to_string(rows) + " rows; window " + std::to_string(source.window) +
-                        " and horizon " + std::to_string(source.horizon) + " need at least " +
-                        std::to_string(source.window + source.horizon));
+                    "time series has " + std::to_string(rows) + " rows; window " +
+                        std::to_string(source.window) + " and horizon " + std::to_string(source.horizon) +
+                        " need at least " + std::to_string(source.window + source.horizon));
   }
 
   Dataset dataset;

@@ -48,10 +48,14 @@ std::vector<std::int32_t> Vocabulary::encode(std::string_view text) const {
 
 std::string describe_character(std::uint8_t c) {
   switch (c) {
-    case '\n': return "'\\n'";
-    case '\t': return "'\\t'";
-    case '\r': return "'\\r'";
-    default: break;
+    case '\n':
+      return "'\\n'";
+    case '\t':
+      return "'\\t'";
+    case '\r':
+      return "'\\r'";
+    default:
+      break;
   }
   if (c >= 0x20 && c < 0x7f) return "'" + std::string(1, static_cast<char>(c)) + "'";
   char hex[8];

@@ -96,9 +96,11 @@ void check_checkpoint_vocabulary(const LoadedCheckpoint& checkpoint,
   }
   if (stored == *train_vocabulary) return;
   throw DataError(checkpoint.path.string() + ": the checkpoint's vocabulary (" +
-                  std::to_string(stored.size()) + " characters) differs from the one of the config's "
-                  "training text (" + std::to_string(train_vocabulary->size()) + " characters): " +
-                  vocabulary_difference(stored, *train_vocabulary) +
+                  std::to_string(stored.size()) +
+                  " characters) differs from the one of the config's "
+                  "training text (" +
+                  std::to_string(train_vocabulary->size()) +
+                  " characters): " + vocabulary_difference(stored, *train_vocabulary) +
                   "; token ids would mean other characters than in training");
 }
 

@@ -58,7 +58,8 @@ Model build_text_model(const Config& config) {
   if (config.data.train.format != "text") {
     throw ConfigError(config.data.train.where,
                       "text generation needs a character-level text config (data.train format: text), "
-                      "this one reads " + config.data.train.format + " data");
+                      "this one reads " +
+                          config.data.train.format + " data");
   }
   Rng init_rng = Rng::for_stream(config.seed, "init");
   return Model::build(config.layers, Shape{config.data.train.sequence_length}, make_builtin_layer_registry(),
@@ -89,7 +90,8 @@ void TextGenerator::check(std::string_view prompt, Index length, const SamplingO
   }
   if (options.top_k < 0 || options.top_k > vocabulary_.size()) {
     throw ConfigError("top-k must be between 0 (all characters) and the vocabulary's " +
-                      std::to_string(vocabulary_.size()) + " characters, got " + std::to_string(options.top_k));
+                      std::to_string(vocabulary_.size()) + " characters, got " +
+                      std::to_string(options.top_k));
   }
   if (length < 0) throw ConfigError("length must be >= 0, got " + std::to_string(length));
   if (prompt.empty()) throw ConfigError("the prompt is empty: give at least one character to continue");
@@ -115,7 +117,8 @@ std::string TextGenerator::generate(std::string_view prompt, Index length, const
     float* in = input_.data();
     for (Index t = 0; t < window_; ++t) in[t] = t < used ? static_cast<float>(first[t]) : 0.0f;
     const Tensor& output = model_.forward(input_, context, logits_depth_);
-    const std::span<const float> logits(output.data() + (used - 1) * classes, static_cast<std::size_t>(classes));
+    const std::span<const float> logits(output.data() + (used - 1) * classes,
+                                        static_cast<std::size_t>(classes));
     const Index next = sample_token(logits, options, rng, scratch_);
     tokens.push_back(static_cast<std::int32_t>(next));
     text += vocabulary_.character(next);

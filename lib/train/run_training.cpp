@@ -165,13 +165,12 @@ RunResult run_training(Experiment& e, const RunOptions& options) {
   const nlohmann::json provenance = options.write_files ? provenance_of(c) : nlohmann::json::object();
   std::unique_ptr<Checkpointer> checkpointer;
   if (options.write_files && options.checkpoints) {
-    checkpointer =
-        std::make_unique<Checkpointer>(run_dir / "checkpoints", c.train.checkpoint,
-                                       resolve_monitor(c.train.checkpoint.monitor, has_validation, nullptr),
-                                       Checkpointer::Sources{&e.model, e.optimizer.get(), e.schedule.get(),
-                                                             early_stopping ? &*early_stopping : nullptr,
-                                                             &trainer, config_yaml, provenance,
-                                                             vocabulary.value_or(Vocabulary{})});
+    checkpointer = std::make_unique<Checkpointer>(
+        run_dir / "checkpoints", c.train.checkpoint,
+        resolve_monitor(c.train.checkpoint.monitor, has_validation, nullptr),
+        Checkpointer::Sources{&e.model, e.optimizer.get(), e.schedule.get(),
+                              early_stopping ? &*early_stopping : nullptr, &trainer, config_yaml, provenance,
+                              vocabulary.value_or(Vocabulary{})});
   }
   for (Callback* callback : options.callbacks) trainer.add_callback(*callback);
   if (metrics_csv) trainer.add_callback(*metrics_csv);
@@ -272,8 +271,9 @@ RunResult run_training(Experiment& e, const RunOptions& options) {
   if (!result.test.empty()) summary["test"] = metric_values_json(result.test);
   if (vocabulary) {
     nlohmann::json bits{{"unigram_baseline", start.unigram_bits}};
-    for (const auto& [split, values] : {std::pair{"train", &result.train}, std::pair{"validation", &result.validation},
-                                        std::pair{"test", &result.test}}) {
+    for (const auto& [split, values] :
+         {std::pair{"train", &result.train}, std::pair{"validation", &result.validation},
+          std::pair{"test", &result.test}}) {
       const double loss = values->empty() ? std::nan("") : metric_value(*values, "loss");
       if (std::isfinite(loss)) bits[split] = nats_to_bits(loss);
     }

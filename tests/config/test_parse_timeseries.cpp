@@ -44,8 +44,11 @@ TEST_CASE("parse timeseries: path, target, window, horizon, features, header, de
 }
 
 TEST_CASE("parse timeseries: missing or bad keys are errors at their place") {
-  CHECK(parse_error("{format: timeseries, path: l.csv, window: 8}")
-            .find("/configs/ts.yaml:2:10: data.train: target: is required: the name of the column to forecast") == 0);
+  CHECK(
+      parse_error("{format: timeseries, path: l.csv, window: 8}")
+          .find(
+              "/configs/ts.yaml:2:10: data.train: target: is required: the name of the column to forecast") ==
+      0);
   CHECK(parse_error("{format: timeseries, path: l.csv, target: y}").find("window") != std::string::npos);
   CHECK(parse_error("{format: timeseries, path: l.csv, target: y, window: 0}")
             .find("data.train: window: must be >= 1, got 0") != std::string::npos);
@@ -55,5 +58,6 @@ TEST_CASE("parse timeseries: missing or bad keys are errors at their place") {
             .find("unknown option 'label'") != std::string::npos);
   CHECK(parse_error("{format: timeseries, path: l.csv, target: y, window: 4, sequence_length: 4}")
             .find("unknown option 'sequence_length'") != std::string::npos);
-  CHECK(parse_error("{format: timeseries, target: y, window: 4}").find("path: is required") != std::string::npos);
+  CHECK(parse_error("{format: timeseries, target: y, window: 4}").find("path: is required") !=
+        std::string::npos);
 }

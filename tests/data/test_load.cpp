@@ -154,10 +154,10 @@ TEST_CASE("load: config mistakes in a source are ConfigErrors at its location") 
   DataConfig config;
   config.train.format = "csvv";
   config.train.where = Location{"run.yaml", 5, 3};
-  CHECK_THROWS_WITH_AS(
-      load_data(config, true, 1),
-      "run.yaml:5:3: unknown data format 'csvv' (did you mean 'csv'?); expected idx, csv, npy, text or timeseries",
-      ConfigError);
+  CHECK_THROWS_WITH_AS(load_data(config, true, 1),
+                       "run.yaml:5:3: unknown data format 'csvv' (did you mean 'csv'?); expected idx, csv, "
+                       "npy, text or timeseries",
+                       ConfigError);
   config.train.format = "idx";
   CHECK_THROWS_WITH_AS(load_data(config, true, 1), "run.yaml:5:3: a data source of format idx needs 'images'",
                        ConfigError);

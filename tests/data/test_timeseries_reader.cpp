@@ -92,8 +92,9 @@ TEST_CASE("timeseries: errors name the column, the file and the rows needed") {
   CHECK(read_timeseries(series(dated, 1, 1, {"y"})).size() == 2);
 }
 
-TEST_CASE("timeseries: the validation split is the last windows in time order; statistics per column "
-          "from the training windows only") {
+TEST_CASE(
+    "timeseries: the validation split is the last windows in time order; statistics per column "
+    "from the training windows only") {
   TempDir dir;
   DataConfig config;
   config.train = series(dir.write("s.csv", series_csv(13)), 3, 1, {"x"});

@@ -71,9 +71,10 @@ TEST_CASE("checkpoint vocabulary: must equal the training text's; plain weights 
 
   const Vocabulary other(std::vector<std::uint8_t>{'a', 'b', 'c', 'd'});
   const std::string message = testing::message_of([&] { check_checkpoint_vocabulary(checkpoint, other); });
-  CHECK(testing::contains(message, "the checkpoint's vocabulary (4 characters) differs from the one of the "
-                                   "config's training text (4 characters): the training text adds 'd'; "
-                                   "it lacks '\\n'"));
+  CHECK(testing::contains(message,
+                          "the checkpoint's vocabulary (4 characters) differs from the one of the "
+                          "config's training text (4 characters): the training text adds 'd'; "
+                          "it lacks '\\n'"));
   CHECK_THROWS_AS(check_checkpoint_vocabulary(checkpoint, other), DataError);
   const Vocabulary reordered(std::vector<std::uint8_t>{'a', '\n', 'b', 'c'});
   CHECK(testing::contains(testing::message_of([&] { check_checkpoint_vocabulary(checkpoint, reordered); }),

@@ -41,8 +41,8 @@ Model table_model(Index window, Index classes, const std::string& extra = "") {
     return std::make_unique<NextCharTable>(classes);
   });
   Rng rng(1);
-  return Model::build(testing::layers_from_yaml("    - {type: next_char_table" + extra + "}\n"), Shape{window},
-                      registry, rng);
+  return Model::build(testing::layers_from_yaml("    - {type: next_char_table" + extra + "}\n"),
+                      Shape{window}, registry, rng);
 }
 
 const Vocabulary kAbcde(std::vector<std::uint8_t>{'a', 'b', 'c', 'd', 'e'});
@@ -51,7 +51,8 @@ std::vector<int> draw_counts(const std::vector<float>& logits, const SamplingOpt
   Rng rng(7);
   std::vector<double> scratch;
   std::vector<int> counts(logits.size(), 0);
-  for (int i = 0; i < draws; ++i) ++counts[static_cast<std::size_t>(sample_token(logits, options, rng, scratch))];
+  for (int i = 0; i < draws; ++i)
+    ++counts[static_cast<std::size_t>(sample_token(logits, options, rng, scratch))];
   return counts;
 }
 
@@ -69,7 +70,8 @@ TEST_CASE("sample_token: the same seed draws the same tokens; top-k 1 is the arg
     for (int i = 0; i < 20; ++i) CHECK(sample_token(logits, {temperature, 1}, rng, scratch) == 1);
   }
   // Ties at the top: top-1 keeps the lower id.
-  for (int i = 0; i < 20; ++i) CHECK(sample_token(std::vector<float>{1.0f, 3.0f, 3.0f}, {1.0, 1}, rng, scratch) == 1);
+  for (int i = 0; i < 20; ++i)
+    CHECK(sample_token(std::vector<float>{1.0f, 3.0f, 3.0f}, {1.0, 1}, rng, scratch) == 1);
 }
 
 TEST_CASE("sample_token: frequencies follow softmax(logits / temperature); top-k cuts the tail") {
@@ -121,7 +123,8 @@ TEST_CASE("generate: greedy decoding follows the model; the window slides; a fin
 TEST_CASE("generate: the same seed gives the same text; another seed another text") {
   Model model = table_model(4, 5);
   TextGenerator generator(model, kAbcde);
-  Rng a = Rng::for_stream(9, "generate"), b = Rng::for_stream(9, "generate"), c = Rng::for_stream(10, "generate");
+  Rng a = Rng::for_stream(9, "generate"), b = Rng::for_stream(9, "generate"),
+      c = Rng::for_stream(10, "generate");
   const std::string first = generator.generate("ab", 60, {2.0, 0}, a);
   CHECK(first == generator.generate("ab", 60, {2.0, 0}, b));
   CHECK(first != generator.generate("ab", 60, {2.0, 0}, c));
@@ -131,15 +134,21 @@ TEST_CASE("generate: bad prompts and options are ConfigErrors that say what is w
   Model model = table_model(4, 5);
   TextGenerator generator(model, kAbcde);
   Rng rng(1);
-  CHECK(testing::message_of([&] { generator.generate("abz", 5, {1.0, 0}, rng); }) ==
-        "the prompt's character 'z' (position 3) is not in the model's vocabulary of 5 characters");
+  CHECK(testing::message_of([&] {
+          generator.generate("abz", 5, {1.0, 0}, rng);
+        }) == "the prompt's character 'z' (position 3) is not in the model's vocabulary of 5 characters");
   CHECK_THROWS_AS(generator.generate("abz", 5, {1.0, 0}, rng), ConfigError);
   CHECK_THROWS_AS(generator.generate("", 5, {1.0, 0}, rng), ConfigError);
-  CHECK(testing::contains(testing::message_of([&] { generator.check("a", 5, {0.0, 0}); }),
+  CHECK(testing::contains(testing::message_of([&] {
+                            generator.check("a", 5, {0.0, 0});
+                          }),
                           "temperature must be a number > 0, got 0"));
   CHECK_THROWS_AS(generator.check("a", 5, {-1.0, 0}), ConfigError);
-  CHECK(testing::contains(testing::message_of([&] { generator.check("a", 5, {1.0, 6}); }),
-                          "top-k must be between 0 (all characters) and the vocabulary's 5 characters, got 6"));
+  CHECK(
+      testing::contains(testing::message_of([&] {
+                          generator.check("a", 5, {1.0, 6});
+                        }),
+                        "top-k must be between 0 (all characters) and the vocabulary's 5 characters, got 6"));
   CHECK_THROWS_AS(generator.check("a", -1, {1.0, 0}), ConfigError);
 
   Model wrong = table_model(4, 5);
