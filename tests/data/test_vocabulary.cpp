@@ -4,9 +4,12 @@
 #include <numeric>
 
 #include "core/errors.hpp"
+#include "data/load.hpp"
 #include "data/text_reader.hpp"
 #include "data/vocabulary.hpp"
 #include "support/fixtures.hpp"
+#include "support/messages.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace dlrun;
 
@@ -53,4 +56,21 @@ TEST_CASE("vocabulary: unigram entropy of the labels of the given rows, in bits"
   CHECK(unigram_entropy_bits(dataset, std::vector<Index>{0, 1}) == doctest::Approx(expected));
   CHECK(unigram_entropy_bits(dataset, std::vector<Index>{}) == 0.0);
   CHECK(nats_to_bits(std::log(2.0)) == doctest::Approx(1.0));
+}
+
+TEST_CASE("vocabulary: a test text with a character the training text lacks is a DataError naming it") {
+  testing::TempDir dir;
+  const Dataset train = read_text(dir.write("train.txt", "abcabcabc\n"), 3);
+  Dataset subset = read_text(dir.write("subset.txt", "cabcab"), 3);
+  align_with_train(train, subset);  // fewer characters are fine: ids are remapped onto train's
+  CHECK(subset.class_names == train.class_names);
+  CHECK(subset.bytes == std::vector<std::uint8_t>{3, 1, 2});  // '\n'=0 a=1 b=2 c=3
+
+  const auto other_path = dir.write("test.txt", "abcdab");
+  Dataset other = read_text(other_path, 3);
+  const std::string message = testing::message_of([&] { align_with_train(train, other); });
+  CHECK(message == other_path.string() + ": character 'd' is not in the vocabulary of the training text " +
+                       (dir / "train.txt").string() +
+                       " (4 characters); dlrun has no unknown-character token: replace or remove it");
+  CHECK_THROWS_AS(align_with_train(train, other), DataError);
 }
