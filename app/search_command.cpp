@@ -15,6 +15,9 @@ int run_search(const CommonOptions& common, const SearchCommandOptions& options)
   if (options.trials) with_flags.sets.push_back("search.trials=" + std::to_string(*options.trials));
   const Config config = load_config_with_flags(with_flags);
   apply_threads(config);
+  if (options.trials && config.search.strategy == "grid") {
+    spdlog::warn("--trials is ignored by the grid strategy: it runs every point of the grid");
+  }
 
   SearchOptions search;
   search.out = common.out;

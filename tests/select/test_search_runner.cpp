@@ -209,3 +209,27 @@ TEST_CASE("hyperband reaches the best of random search with fewer epochs on lear
   CHECK(hb.total_epochs < full.total_epochs);
   CHECK(hb_best >= random_best - 0.01);
 }
+
+TEST_CASE("successive halving resumed from its journal replays every rung and trains nothing") {
+  const SearchSpace space = space_of(kSpace);
+  SearchConfig config;
+  config.trials = 9;
+  config.scheduler = {"successive_halving", 1, 9, 3};
+  CurveEvaluator first;
+  std::map<std::pair<Index, Index>, TrialOutcome> journal;
+  SearchHooks record;
+  record.on_finish = [&](const TrialRecord& r) { journal[{r.trial, r.budget}] = r.outcome; };
+  const SearchRun full = run(space, config, first, 2, record);
+  CurveEvaluator second;
+  SearchHooks replay;
+  replay.recorded = [&](Index trial, Index budget, const Point&) -> std::optional<TrialOutcome> {
+    const auto found = journal.find({trial, budget});
+    return found == journal.end() ? std::nullopt : std::optional(found->second);
+  };
+  const SearchRun resumed = run(space, config, second, 1, replay);
+  CHECK(second.calls.empty());
+  for (std::size_t i = 0; i < full.trials.size(); ++i) {
+    CHECK(resumed.trials[i].status == full.trials[i].status);
+    CHECK(resumed.trials[i].outcome.epochs == full.trials[i].outcome.epochs);
+  }
+}
