@@ -74,7 +74,7 @@ void Gru::forward_step(const RecurrentStep& step) {
   const Index h = units();
   const Index n0 = step.row_begin;
   float* recurrent_rows = state.recurrent.data() + (step.time * batch() + n0) * 3 * h;
-  project_hidden(step, recurrent_rows, 0.0f);
+  project_hidden(step, recurrent_rows, false);
   const float* b_hh = hidden_bias(step.direction);
   for (Index n = n0; n < step.row_end; ++n) {
     gru_row_forward(h, gates(step.direction, step.time, n), recurrent_rows + (n - n0) * 3 * h, b_hh,
@@ -94,7 +94,7 @@ void Gru::backward_step(const RecurrentStep& step) {
                      hidden(step.direction, step.prev_slot, n), grad_hidden(step.direction, n),
                      grad_gates(step.direction, step.time, n), grad_recurrent_rows + row);
   }
-  back_project_hidden(step, grad_recurrent_rows, 1.0f);  // dL/dh_prev = dh z + grad_recurrent W_hh
+  back_project_hidden(step, grad_recurrent_rows, true);  // dL/dh_prev = dh z + grad_recurrent W_hh
 }
 
 std::unique_ptr<Layer> make_gru(Options& options, const LayerBuildContext& context) {

@@ -80,7 +80,7 @@ void Lstm::forward_step(const RecurrentStep& step) {
   const Index h = units();
   const Index n0 = step.row_begin;
   float* gates_rows = gates(step.direction, step.time, n0);
-  project_hidden(step, gates_rows, 1.0f);
+  project_hidden(step, gates_rows, true);
   for (Index n = n0; n < step.row_end; ++n) {
     lstm_row_forward(h, gates_rows + (n - n0) * 4 * h, state.cell.data() + (step.prev_slot * batch() + n) * h,
                      state.cell.data() + (step.out_slot * batch() + n) * h,
@@ -100,7 +100,7 @@ void Lstm::backward_step(const RecurrentStep& step) {
                       state.tanh_cell.data() + (step.time * batch() + n) * h, grad_hidden(step.direction, n),
                       state.grad_cell.data() + n * h, grad_rows + (n - n0) * 4 * h);
   }
-  back_project_hidden(step, grad_rows, 0.0f);
+  back_project_hidden(step, grad_rows, false);
 }
 
 std::unique_ptr<Layer> make_lstm(Options& options, const LayerBuildContext& context) {

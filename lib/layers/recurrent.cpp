@@ -110,21 +110,21 @@ float* RecurrentLayer::grad_hidden(Index direction, Index row) {
   return directions_[d(direction)].grad_hidden.data() + row * spec_.units;
 }
 
-void RecurrentLayer::project_hidden(const RecurrentStep& step, float* gates_rows, float beta) const {
+void RecurrentLayer::project_hidden(const RecurrentStep& step, float* gates_rows, bool accumulate) const {
   const Direction& state = directions_[d(step.direction)];
   const Index h = spec_.units;
   const float* h_prev = state.hidden.data() + (step.prev_slot * batch_ + step.row_begin) * h;
   // (rows, H) x (H, G*H), W_hh^T as transposed in forward()
   tile_gemm_nn(step.row_end - step.row_begin, gate_width(), h, h_prev, h, state.weight_hh_t.data(),
-               gate_width(), beta != 0.0f, gates_rows, gate_width());
+               gate_width(), accumulate, gates_rows, gate_width());
 }
 
 void RecurrentLayer::back_project_hidden(const RecurrentStep& step, const float* grad_gates_rows,
-                                         float beta) {
+                                         bool accumulate) {
   const Index h = spec_.units;
   // (rows, G*H) x (G*H, H)
   tile_gemm_nn(step.row_end - step.row_begin, h, gate_width(), grad_gates_rows, gate_width(),
-               weight_hh(step.direction).value.data(), h, beta != 0.0f,
+               weight_hh(step.direction).value.data(), h, accumulate,
                grad_hidden(step.direction, step.row_begin), h);
 }
 

@@ -94,10 +94,10 @@ class RecurrentLayer : public Layer {
   float* grad_hidden(Index direction, Index row);  // (N, H)
   const Parameter& weight_hh(Index direction) const { return parameters_[param(direction, 1)]; }
   const float* bias_hh(Index direction) const;  // nullptr without bias
-  // rows x (G*H) += h_prev rows W_hh^T (beta 1) or = (beta 0)
-  void project_hidden(const RecurrentStep& step, float* gates_rows, float beta) const;
-  // grad_hidden rows = grad_hidden_gates rows W_hh (beta 0), or += (beta 1)
-  void back_project_hidden(const RecurrentStep& step, const float* grad_gates_rows, float beta);
+  // gates_rows (rows, G*H) = h_prev rows W_hh^T, or += when accumulate.
+  void project_hidden(const RecurrentStep& step, float* gates_rows, bool accumulate) const;
+  // grad_hidden rows (rows, H) = grad_gates_rows (rows, G*H) W_hh, or += when accumulate.
+  void back_project_hidden(const RecurrentStep& step, const float* grad_gates_rows, bool accumulate);
   const std::string& name() const { return name_; }
 
  private:

@@ -36,7 +36,7 @@ SimpleRnn::SimpleRnn(const RecurrentSpec& spec, RnnNonlinearity nonlinearity, In
 void SimpleRnn::forward_step(const RecurrentStep& step) {
   const Index h = units();
   float* pre = gates(step.direction, step.time, step.row_begin);
-  project_hidden(step, pre, 1.0f);
+  project_hidden(step, pre, true);
   for (Index n = step.row_begin; n < step.row_end; ++n) {
     const float* row = pre + (n - step.row_begin) * h;
     float* out = hidden(step.direction, step.out_slot, n);
@@ -60,7 +60,7 @@ void SimpleRnn::backward_step(const RecurrentStep& step) {
       relu_row_backward(h, out, grad_hidden(step.direction, n), grad_row);
     }
   }
-  back_project_hidden(step, grad_pre, 0.0f);
+  back_project_hidden(step, grad_pre, false);
 }
 
 std::unique_ptr<Layer> make_simple_rnn(Options& options, const LayerBuildContext& context) {
