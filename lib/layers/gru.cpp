@@ -2,6 +2,7 @@
 
 #include "core/fast_math.hpp"
 #include "core/simd.hpp"
+#include "layers/buffer_shape.hpp"
 
 namespace dlrun {
 namespace {
@@ -64,8 +65,8 @@ const float* Gru::hidden_bias(Index direction) const {
 
 void Gru::resize_cell_buffers(Index steps, Index batch) {
   for (CellState& state : cells_) {
-    state.recurrent.resize(Shape{steps, batch, 3 * units()});
-    state.grad_recurrent.resize(Shape{steps, batch, 3 * units()});
+    resize_buffer(state.recurrent, {steps, batch, 3 * units()});
+    resize_buffer(state.grad_recurrent, {steps, batch, 3 * units()});
   }
 }
 

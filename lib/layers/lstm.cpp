@@ -4,6 +4,7 @@
 
 #include "core/fast_math.hpp"
 #include "core/simd.hpp"
+#include "layers/buffer_shape.hpp"
 
 namespace dlrun {
 namespace {
@@ -58,9 +59,9 @@ Lstm::Lstm(const RecurrentSpec& spec, Index in_features, std::string name, Rng& 
 
 void Lstm::resize_cell_buffers(Index steps, Index batch) {
   for (CellState& state : cells_) {
-    state.cell.resize(Shape{steps + 1, batch, units()});
-    state.tanh_cell.resize(Shape{steps, batch, units()});
-    state.grad_cell.resize(Shape{batch, units()});
+    resize_buffer(state.cell, {steps + 1, batch, units()});
+    resize_buffer(state.tanh_cell, {steps, batch, units()});
+    resize_buffer(state.grad_cell, {batch, units()});
   }
 }
 

@@ -7,6 +7,7 @@
 #include "core/options.hpp"
 #include "core/threads.hpp"
 #include "core/tile_gemm.hpp"
+#include "layers/buffer_shape.hpp"
 #include "layers/layer_label.hpp"
 
 namespace dlrun {
@@ -156,15 +157,15 @@ void RecurrentLayer::resize_buffers(Index steps, Index batch) {
   const Index width = gate_width();
   const Index h = spec_.units;
   for (Direction& direction : directions_) {
-    direction.gates.resize(Shape{steps, batch, width});
-    direction.grad_gates.resize(Shape{steps, batch, width});
-    direction.hidden.resize(Shape{steps + 1, batch, h});
-    direction.grad_hidden.resize(Shape{batch, h});
-    direction.input_bias.resize(Shape{width});
-    direction.weight_ih_t.resize(Shape{in_features_, width});
-    direction.weight_hh_t.resize(Shape{h, width});
+    resize_buffer(direction.gates, {steps, batch, width});
+    resize_buffer(direction.grad_gates, {steps, batch, width});
+    resize_buffer(direction.hidden, {steps + 1, batch, h});
+    resize_buffer(direction.grad_hidden, {batch, h});
+    resize_buffer(direction.input_bias, {width});
+    resize_buffer(direction.weight_ih_t, {in_features_, width});
+    resize_buffer(direction.weight_hh_t, {h, width});
   }
-  input_time_major_.resize(Shape{steps, batch, in_features_});
+  resize_buffer(input_time_major_, {steps, batch, in_features_});
   resize_cell_buffers(steps, batch);
 }
 
@@ -240,7 +241,7 @@ void RecurrentLayer::backward(const Tensor& input, const Tensor& /*output*/, con
   for (Index direction = 0; direction < directions(); ++direction) accumulate_parameter_grads(direction);
   if (!input_grad_needed()) return;
   // dX = sum over directions of grad_gates W_ih: (T*N, G*H) x (G*H, F), then back to (N, T, F).
-  grad_input_time_major_.resize(Shape{steps_, batch_, in_features_});
+  resize_buffer(grad_input_time_major_, {steps_, batch_, in_features_});
   for (Index direction = 0; direction < directions(); ++direction) {
     tile_gemm_nn_parallel(steps_ * batch_, in_features_, gate_width(),
                           directions_[d(direction)].grad_gates.data(), gate_width(),
@@ -290,7 +291,7 @@ void RecurrentLayer::accumulate_weight_grad(const float* grad_gates, const float
     tile_gemm_tn_parallel(width, k, rows, grad_gates, width, z, k, true, grad_weight, k);
     return;
   }
-  scratch_.resize(Shape{k, width});
+  resize_buffer(scratch_, {k, width});
   tile_gemm_tn_parallel(k, width, rows, z, k, grad_gates, width, false, scratch_.data(), width);
   const float* from = scratch_.data();
   for (Index g = 0; g < width; ++g) {
