@@ -200,3 +200,16 @@ TEST_CASE("recurrent: in a model, names are <layer>.weight_ih_l0 and FLOPs count
   CHECK(summary[0].flops == doctest::Approx(28.0 * (2.0 * 256 * 92 + 4.0 * 256)));
   CHECK(summary[1].flops == doctest::Approx(2.0 * 28.0 * (2.0 * 24 * 72 + 4.0 * 24)));
 }
+
+TEST_CASE("recurrent: one step and one sample, both directions, pass the gradient check") {
+  for (const std::string type : kTypes) {
+    for (const Shape& shape : {Shape{1, 1, 3}, Shape{1, 4, 3}, Shape{3, 1, 2}}) {
+      CAPTURE(type);
+      CAPTURE(shape.to_string());
+      Rng rng(8);
+      auto layer = testing::build_layer(type, {{"units", 3}, {"bidirectional", true}}, shape, rng);
+      const auto report = testing::check_layer_gradients(*layer, shape);
+      CHECK_MESSAGE(report.passed, report.summary());
+    }
+  }
+}
