@@ -70,6 +70,19 @@ struct GenerateOptions {
   std::optional<unsigned long long> seed;  // default: the config's seed
 };
 
+struct PruneOptions {
+  std::filesystem::path checkpoint;
+  double sparsity = 0.5;
+  std::string scope = "global";  // global | layer
+  int finetune_epochs = 2;
+};
+
+struct QuantizeOptions {
+  std::filesystem::path checkpoint;
+  int calibration_batches = 10;
+  std::filesystem::path output;  // --out FILE
+};
+
 int run_train(const CommonOptions& common, const TrainOptions& options);
 int run_cv(const CommonOptions& common, const CvCommandOptions& options);
 int run_search(const CommonOptions& common, const SearchCommandOptions& options);
@@ -81,5 +94,9 @@ int run_report(const ReportOptions& options);
 // report.html for a run that `experiment` just trained (dlrun train --report).
 void write_train_report(Experiment& experiment, const std::filesystem::path& run_dir);
 int run_generate(const CommonOptions& common, const GenerateOptions& options);
+};
+
+int run_prune(const CommonOptions& common, const PruneOptions& options);
+int run_quantize(const CommonOptions& common, const QuantizeOptions& options);
 
 }  // namespace dlrun::app

@@ -95,6 +95,17 @@ int main(int argc, char** argv) {
   generate->add_option("--top-k", generate_options.top_k, "sample among the K likeliest characters (0: all)");
   generate->add_option("--seed", generate_options.seed, "sampling seed (default: the config's seed)");
 
+  dlrun::app::PruneOptions prune_options;
+  CLI::App* prune = app.add_subcommand("prune", "magnitude-prune a trained model and fine-tune it");
+  add_common(prune, common, true);
+  prune->add_option("--checkpoint", prune_options.checkpoint, "the trained model's checkpoint")->required();
+  prune->add_option("--sparsity", prune_options.sparsity, "fraction of weights pruned, in [0, 1)")
+      ->required();
+  prune->add_option("--scope", prune_options.scope, "global (one threshold) | layer (each layer alike)")
+      ->check(CLI::IsMember({"global", "layer"}));
+  prune->add_option("--finetune-epochs", prune_options.finetune_epochs, "epochs of fine-tuning (default 2)")
+      ->check(CLI::Range(0, 1000000));
+
   CLI::App* summary = app.add_subcommand("summary", "print layers, output shapes, parameters and FLOPs");
   add_common(summary, common, false);
   CLI::App* check = app.add_subcommand("check", "validate a config and print it resolved");
@@ -131,6 +142,7 @@ int main(int argc, char** argv) {
     if (*eval) return dlrun::app::run_eval(common, eval_options);
     if (*predict) return dlrun::app::run_predict(common, predict_options);
     if (*generate) return dlrun::app::run_generate(common, generate_options);
+    if (*prune) return dlrun::app::run_prune(common, prune_options);
     if (*summary) return dlrun::app::run_summary(common);
     if (*report) return dlrun::app::run_report(report_options);
     if (*check) return dlrun::app::run_check(common);

@@ -133,6 +133,19 @@ struct SearchConfig {
   BayesConfig bayes;
 };
 
+// `prune:`: gradual magnitude pruning while training, with the cubic schedule of Zhu & Gupta
+// (2017): sparsity(t) = final + (initial - final) * (1 - (t - start) / (end - start))^3 for t in
+// [start_epoch, end_epoch] (t in epochs, counted in steps), applied every `frequency` epochs or steps.
+struct PruneConfig {
+  double initial_sparsity = 0.0;
+  double final_sparsity = 0.5;
+  double start_epoch = 0.0;
+  double end_epoch = 1.0;
+  Index frequency = 1;
+  std::string frequency_unit = "epochs";  // epochs | steps
+  std::string scope = "global";           // global | layer
+};
+
 struct Config {
   std::filesystem::path file;  // the config file (relative paths resolve against its folder)
   std::string name;
@@ -148,6 +161,7 @@ struct Config {
   std::filesystem::path output = "runs";
   CvConfig cv;
   SearchConfig search;
+  std::optional<PruneConfig> prune;
   Node tree;  // the resolved tree (overrides applied), for config.yaml
 };
 

@@ -28,7 +28,7 @@ using detail::check_keys;
 
 const std::vector<std::string> kTopKeys = {"name",   "seed",    "threads",   "data",     "model",
                                            "loss",   "metrics", "optimizer", "schedule", "train",
-                                           "output", "cv",      "search"};
+                                           "output", "cv",      "search",    "prune"};
 const std::vector<std::string> kMetrics = {"accuracy", "top_k_accuracy", "precision", "recall", "f1",
                                            "mae",      "rmse",           "r2"};
 
@@ -216,6 +216,7 @@ Config config_from_tree(Node tree, const std::filesystem::path& file) {
   config.cv = detail::parse_cv(cv ? *cv : detail::empty_node());
   const Node* search = top.raw("search");
   config.search = detail::parse_search(search ? *search : detail::empty_node());
+  if (const Node* prune = top.raw("prune")) config.prune = detail::parse_prune(*prune);
 
   fill_tree_defaults(tree, config);
   config.tree = std::move(tree);

@@ -25,5 +25,6 @@ DataConfig parse_data(Node& node, const std::filesystem::path& base_dir);
 TrainConfig parse_train(const Node& node);
 CvConfig parse_cv(const Node& node);
 SearchConfig parse_search(const Node& node);
+PruneConfig parse_prune(const Node& node);
 
 }  // namespace dlrun::detail

@@ -8,6 +8,7 @@
 #include <array>
 #include <bit>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -40,8 +41,8 @@ constexpr std::string_view kMetadataKey = "__metadata__";
 }
 
 // The dtypes read; all but F32 are converted to float32 on load (weights saved in half or double
-// precision by PyTorch). Writing is F32 only.
-enum class Dtype { f32, f16, bf16, f64 };
+// precision by PyTorch; I8 and U8, exactly, for int8 quantized weights and pruning masks).
+enum class Dtype { f32, f16, bf16, f64, i8, u8 };
 
 struct DtypeInfo {
   std::string_view name;
@@ -49,8 +50,8 @@ struct DtypeInfo {
   std::uint64_t bytes;
 };
 
-constexpr DtypeInfo kDtypes[] = {
-    {"F32", Dtype::f32, 4}, {"F16", Dtype::f16, 2}, {"BF16", Dtype::bf16, 2}, {"F64", Dtype::f64, 8}};
+constexpr DtypeInfo kDtypes[] = {{"F32", Dtype::f32, 4}, {"F16", Dtype::f16, 2}, {"BF16", Dtype::bf16, 2},
+                                 {"F64", Dtype::f64, 8}, {"I8", Dtype::i8, 1},   {"U8", Dtype::u8, 1}};
 
 struct Entry {
   std::string name;
@@ -158,7 +159,7 @@ Entry parse_entry(const fs::path& path, const std::string& name, const json& val
   });
   if (known == std::end(kDtypes)) {
     bad_file(path, where + "dtype " + dtype.get<std::string>() +
-                       " is not supported (dlrun reads F32, and F16, BF16, F64 converted to F32)");
+                       " is not supported (dlrun reads F32, and F16, BF16, F64, I8, U8 converted to F32)");
   }
   entry.dtype = *known;
 
@@ -238,7 +239,11 @@ void read_tensor_data(const InputFile& file, std::uint64_t data_start, const Ent
   std::vector<std::byte> raw(static_cast<std::size_t>(entry.end - entry.begin));
   file.read_exact(offset, raw);
   for (std::size_t i = 0; i < count; ++i) {
-    if (entry.dtype.dtype == Dtype::f64) {
+    if (entry.dtype.dtype == Dtype::i8) {
+      tensor.data()[i] = static_cast<float>(static_cast<std::int8_t>(raw[i]));
+    } else if (entry.dtype.dtype == Dtype::u8) {
+      tensor.data()[i] = static_cast<float>(std::to_integer<std::uint8_t>(raw[i]));
+    } else if (entry.dtype.dtype == Dtype::f64) {
       double value;
       std::memcpy(&value, raw.data() + 8 * i, 8);
       tensor.data()[i] = static_cast<float>(value);
@@ -260,9 +265,39 @@ const Tensor* SafetensorsContents::find(std::string_view name) const {
   return nullptr;
 }
 
+namespace {
+
+// The bytes of `tensor` as `dtype` ("F32", or "I8" / "U8" for integer values in range).
+std::vector<std::byte> integer_bytes(const std::string& name, const Tensor& tensor,
+                                     const std::string& dtype) {
+  const bool is_signed = dtype == "I8";
+  require(is_signed || dtype == "U8",
+          "write_safetensors: dtype " + dtype + " of '" + name + "' is not written");
+  const float low = is_signed ? -128.0f : 0.0f;
+  const float high = is_signed ? 127.0f : 255.0f;
+  std::vector<std::byte> bytes(static_cast<std::size_t>(tensor.size()));
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    const float value = tensor.data()[i];
+    require(value >= low && value <= high && value == std::nearbyint(value),
+            "write_safetensors: '" + name + "' holds a value that is not " + dtype);
+    bytes[i] = is_signed ? static_cast<std::byte>(static_cast<std::int8_t>(value))
+                         : static_cast<std::byte>(static_cast<std::uint8_t>(value));
+  }
+  return bytes;
+}
+
+}  // namespace
+
 void write_safetensors(const fs::path& path,
                        const std::vector<std::pair<std::string, const Tensor*>>& tensors,
                        const std::map<std::string, std::string>& metadata) {
+  write_safetensors(path, tensors, metadata, {});
+}
+
+void write_safetensors(const fs::path& path,
+                       const std::vector<std::pair<std::string, const Tensor*>>& tensors,
+                       const std::map<std::string, std::string>& metadata,
+                       const std::map<std::string, std::string>& dtypes) {
   // ordered_json keeps the header in the order tensors are laid out, for people reading it.
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!metadata.empty()) header[std::string(kMetadataKey)] = metadata;
@@ -272,9 +307,12 @@ void write_safetensors(const fs::path& path,
     require(tensor != nullptr, "write_safetensors: null tensor '" + name + "'");
     require(!name.empty() && name != kMetadataKey, "write_safetensors: invalid tensor name '" + name + "'");
     require(names.insert(name).second, "write_safetensors: tensor '" + name + "' given twice");
-    const std::uint64_t bytes = static_cast<std::uint64_t>(tensor->size()) * sizeof(float);
-    header[name] = {
-        {"dtype", "F32"}, {"shape", tensor->shape().dims()}, {"data_offsets", {offset, offset + bytes}}};
+    const auto dtype = dtypes.find(name);
+    const bool is_float = dtype == dtypes.end() || dtype->second == "F32";
+    const std::uint64_t bytes = static_cast<std::uint64_t>(tensor->size()) * (is_float ? sizeof(float) : 1);
+    header[name] = {{"dtype", is_float ? std::string("F32") : dtype->second},
+                    {"shape", tensor->shape().dims()},
+                    {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
   }
   // Invalid UTF-8 in metadata (a config in Latin-1) is replaced rather than refused: the
@@ -289,7 +327,14 @@ void write_safetensors(const fs::path& path,
   AtomicFile file(path);
   file.write(length);
   file.write(text);
-  for (const auto& entry : tensors) file.write(std::as_bytes(entry.second->values()));
+  for (const auto& [name, tensor] : tensors) {
+    const auto dtype = dtypes.find(name);
+    if (dtype == dtypes.end() || dtype->second == "F32") {
+      file.write(std::as_bytes(tensor->values()));
+    } else {
+      file.write(integer_bytes(name, *tensor, dtype->second));
+    }
+  }
   file.commit();
 }
 

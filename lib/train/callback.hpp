@@ -42,6 +42,11 @@ class Callback {
  public:
   virtual ~Callback() = default;
   virtual void on_train_begin(const TrainState& /*state*/) {}
+  // Inside each training step: after backward (and l1/l2), before clipping and the optimizer
+  // step, when the gradients may be edited (pruning zeroes those of pruned weights); and after
+  // the step (and max_norm), when the parameters may be (pruning re-applies its masks).
+  virtual void on_gradients_ready() {}
+  virtual void on_step_end() {}
   virtual void on_batch_end(const BatchReport& /*report*/, const TrainState& /*state*/) {}
   // Every callback runs; any stop wins.
   virtual Verdict on_epoch_end(const EpochReport& /*report*/, TrainState& /*state*/) {

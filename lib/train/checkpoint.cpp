@@ -140,7 +140,8 @@ TrainState train_state_from_json(const nlohmann::json& value) {
 
 void save_checkpoint(const std::filesystem::path& path, Model& model, Optimizer* optimizer,
                      const CheckpointState& state,
-                     const std::vector<std::pair<std::string, const Tensor*>>& extra) {
+                     const std::vector<std::pair<std::string, const Tensor*>>& extra,
+                     const std::map<std::string, std::string>& dtypes) {
   std::vector<std::pair<std::string, const Tensor*>> tensors;
   for (const ParameterRef& ref : model.parameters()) tensors.emplace_back(ref.name, &ref.parameter->value);
   std::map<std::string, std::string> metadata{
@@ -164,7 +165,7 @@ void save_checkpoint(const std::filesystem::path& path, Model& model, Optimizer*
       tensors.emplace_back("optim." + name, tensor);
   }
   for (const auto& item : extra) tensors.push_back(item);
-  write_safetensors(path, tensors, metadata);
+  write_safetensors(path, tensors, metadata, dtypes);
 }
 
 LoadedCheckpoint read_checkpoint(const std::filesystem::path& path) {

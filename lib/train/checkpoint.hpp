@@ -40,10 +40,11 @@ nlohmann::json train_state_to_json(const TrainState& state);
 TrainState train_state_from_json(const nlohmann::json& value);
 
 // Writes atomically (temporary, fsync, rename); throws OutputError. `extra` tensors are added
-// under their own names (the early-stopping snapshot).
+// under their own names (the early-stopping snapshot, pruning masks), as F32 or as `dtypes` says.
 void save_checkpoint(const std::filesystem::path& path, Model& model, Optimizer* optimizer,
                      const CheckpointState& state,
-                     const std::vector<std::pair<std::string, const Tensor*>>& extra = {});
+                     const std::vector<std::pair<std::string, const Tensor*>>& extra = {},
+                     const std::map<std::string, std::string>& dtypes = {});
 
 struct LoadedCheckpoint {
   std::filesystem::path path;

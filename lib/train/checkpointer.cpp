@@ -42,7 +42,8 @@ void Checkpointer::save(const std::filesystem::path& path, const TrainState& sta
   s.config_yaml = sources_.config_yaml;
   s.provenance = sources_.provenance;
   s.vocabulary = sources_.vocabulary;
-  save_checkpoint(path, *sources_.model, sources_.optimizer, s, extra);
+  extra.insert(extra.end(), sources_.extra_tensors.begin(), sources_.extra_tensors.end());
+  save_checkpoint(path, *sources_.model, sources_.optimizer, s, extra, sources_.extra_dtypes);
 }
 
 void Checkpointer::on_batch_end(const BatchReport& report, const TrainState& state) {

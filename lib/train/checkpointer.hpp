@@ -24,6 +24,9 @@ class Checkpointer final : public Callback {
     std::string config_yaml;
     nlohmann::json provenance;
     Vocabulary vocabulary;  // text data's characters (empty otherwise), stored in every checkpoint
+    // More tensors for every checkpoint (pruning masks), with their dtypes when not F32.
+    std::vector<std::pair<std::string, const Tensor*>> extra_tensors;
+    std::map<std::string, std::string> extra_dtypes;
   };
 
   // `monitor` is the resolved metric for `best` (val_* only when there is validation data).

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <memory>
 
+#include "compress/pruning_callbacks.hpp"
 #include "config/emit.hpp"
 #include "core/errors.hpp"
 #include "core/threads.hpp"
@@ -117,6 +118,7 @@ RunResult run_training(Experiment& e, const RunOptions& options) {
   // Everything is read and checked before the run directory exists (or, resuming, is touched).
   Trainer trainer(c, e.model, *e.optimizer, e.schedule.get(), *e.loss, e.data, e.task);
   std::optional<LoadedCheckpoint> resumed;
+  std::optional<LoadedCheckpoint> resumed_weights;
   RunResult result;
   RunStart start;
   if (!options.resume.empty()) {
@@ -140,9 +142,24 @@ RunResult run_training(Experiment& e, const RunOptions& options) {
     remove_stale_temporaries(result.run_dir);
     remove_stale_temporaries(result.run_dir / kCheckpointsFolder);
   } else if (!options.weights.empty()) {
-    const LoadedCheckpoint weights = read_checkpoint(options.weights);
-    check_checkpoint_vocabulary(weights, vocabulary);
-    load_model_parameters(e.model, weights);
+    resumed_weights = read_checkpoint(options.weights);
+    check_checkpoint_vocabulary(*resumed_weights, vocabulary);
+    load_model_parameters(e.model, *resumed_weights);
+  }
+  // Pruning: masks given, or restored from the checkpoint read, or made by the config's schedule.
+  MaskSet* masks = options.masks;
+  std::unique_ptr<MaskSet> own_masks;
+  const LoadedCheckpoint* loaded = resumed ? &*resumed : resumed_weights ? &*resumed_weights : nullptr;
+  if (masks == nullptr && (c.prune || (loaded && MaskSet::present_in(loaded->contents)))) {
+    own_masks = std::make_unique<MaskSet>(e.model);
+    if (loaded && MaskSet::present_in(loaded->contents)) own_masks->load(loaded->contents, loaded->path);
+    masks = own_masks.get();
+  }
+  std::unique_ptr<MaskEnforcer> mask_enforcer;
+  if (masks != nullptr) {
+    mask_enforcer = c.prune && options.masks == nullptr
+                        ? std::make_unique<GradualPruning>(*masks, *c.prune, trainer.steps_per_epoch())
+                        : std::make_unique<MaskEnforcer>(*masks);
   }
   if (options.write_files && result.run_dir.empty()) {
     result.run_dir =
@@ -168,10 +185,14 @@ RunResult run_training(Experiment& e, const RunOptions& options) {
     checkpointer = std::make_unique<Checkpointer>(
         run_dir / "checkpoints", c.train.checkpoint,
         resolve_monitor(c.train.checkpoint.monitor, has_validation, nullptr),
-        Checkpointer::Sources{&e.model, e.optimizer.get(), e.schedule.get(),
-                              early_stopping ? &*early_stopping : nullptr, &trainer, config_yaml, provenance,
-                              vocabulary.value_or(Vocabulary{})});
+        Checkpointer::Sources{
+            &e.model, e.optimizer.get(), e.schedule.get(), early_stopping ? &*early_stopping : nullptr,
+            &trainer, config_yaml, provenance, vocabulary.value_or(Vocabulary{}),
+            masks ? masks->checkpoint_tensors() : std::vector<std::pair<std::string, const Tensor*>>{},
+            masks ? masks->checkpoint_dtypes() : std::map<std::string, std::string>{}});
   }
+  // First: pruned weights are zero before any other callback sees the parameters.
+  if (mask_enforcer) trainer.add_callback(*mask_enforcer);
   for (Callback* callback : options.callbacks) trainer.add_callback(*callback);
   if (metrics_csv) trainer.add_callback(*metrics_csv);
   if (early_stopping) trainer.add_callback(*early_stopping);

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "compress/pruning.hpp"
 #include "train/callback.hpp"
 #include "train/experiment.hpp"
 
@@ -60,6 +61,10 @@ struct RunOptions {
   // (tests/train/test_run_training.cpp). Early stopping starts afresh; a schedule keeps the epochs
   // prepare_experiment sized it for. Without files only.
   std::optional<TrainState> continue_from;
+  // Pruned weights to hold at zero (`dlrun prune`'s fine-tuning; the model's own mask set). Without
+  // it, masks come from the checkpoint resumed or the --weights, when it holds any, or from the
+  // config's `prune:` schedule; every checkpoint written stores them.
+  MaskSet* masks = nullptr;
   // Evaluate the test split at the end (when the data has one and training did not fail).
   bool evaluate_test = true;
   // When the run began, for the summary's seconds (default: when run_training is called); `dlrun

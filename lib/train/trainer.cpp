@@ -102,6 +102,7 @@ double Trainer::train_step(std::span<const Index> rows, Index epoch, Index step,
     }
     model_.backward(batch_.inputs(), grad_output_, binding_.depth);
     penalty = penalties_.empty() ? 0.0 : add_weight_penalties(penalties_);
+    for (Callback* callback : callbacks_) callback->on_gradients_ready();
     return data_loss + penalty;
   };
 
@@ -115,6 +116,7 @@ double Trainer::train_step(std::span<const Index> rows, Index epoch, Index step,
     optimizer_.step();
   }
   for (auto& [parameter, max_norm] : max_norms_) apply_max_norm(*parameter, max_norm);
+  for (Callback* callback : callbacks_) callback->on_step_end();
 
   // Training metrics, as Keras reports them: from this batch's train-mode outputs.
   const auto examples = static_cast<Index>(rows.size());
