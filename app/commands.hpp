@@ -94,8 +94,6 @@ int run_report(const ReportOptions& options);
 // report.html for a run that `experiment` just trained (dlrun train --report).
 void write_train_report(Experiment& experiment, const std::filesystem::path& run_dir);
 int run_generate(const CommonOptions& common, const GenerateOptions& options);
-};
-
 int run_prune(const CommonOptions& common, const PruneOptions& options);
 int run_quantize(const CommonOptions& common, const QuantizeOptions& options);
 
