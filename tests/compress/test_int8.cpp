@@ -1,0 +1,104 @@
+// Int8 quantization: round-trip error bounds, and the integer GEMM (AVX2 and portable paths)
+// against a direct loop and against the float product of the dequantized operands.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+
+#include "compress/int8_gemm.hpp"
+#include "compress/quantize.hpp"
+#include "core/random.hpp"
+
+using namespace dlrun;
+
+TEST_CASE("int8: weights round-trip within half a step per channel; activations within half a step") {
+  Rng rng(5);
+  Tensor weight(Shape{6, 3, 2, 2});
+  for (float& w : weight.values()) w = rng.uniform(-2.0f, 2.0f);
+  for (Index i = 0; i < 12; ++i) weight.data()[12 + i] *= 0.01f;  // a channel 100x smaller
+  for (Index i = 0; i < 12; ++i) weight.data()[24 + i] = 0.0f;    // an all-zero channel
+  const QuantizedWeights q = quantize_weights_per_channel(weight);
+  REQUIRE(q.rows == 6);
+  REQUIRE(q.cols == 12);
+  CHECK(q.scales[2] == 1.0f);
+  for (Index r = 0; r < q.rows; ++r) {
+    const float scale = q.scales[static_cast<std::size_t>(r)];
+    for (Index c = 0; c < q.cols; ++c) {
+      const std::int8_t level = q.values[static_cast<std::size_t>(r * q.cols + c)];
+      CHECK(level >= -127);
+      CHECK(std::fabs(weight.data()[r * q.cols + c] - scale * level) <= scale / 2 * (1 + 1e-6f));
+    }
+  }
+  for (const auto& [low, high] : {std::pair{-1.5f, 3.0f}, std::pair{0.0f, 6.0f}, std::pair{0.2f, 0.9f}}) {
+    const ActivationQuantization a = activation_quantization(low, high);
+    CHECK(dequantize_activation(quantize_activation(0.0f, a), a) == 0.0f);  // zero is exact
+    for (int i = 0; i <= 1000; ++i) {
+      const float x =
+          std::min(low, 0.0f) + (std::max(high, 0.0f) - std::min(low, 0.0f)) * static_cast<float>(i) / 1000;
+      CHECK(std::fabs(x - dequantize_activation(quantize_activation(x, a), a)) <= a.scale / 2 * (1 + 1e-4f));
+    }
+    // Outside the calibrated range values clamp to its ends.
+    CHECK(quantize_activation(1e6f, a) == 255);
+  }
+}
+
+TEST_CASE("int8 gemm: exact against a direct loop, and the float product within rounding, on random shapes") {
+  Rng rng(17);
+  const std::vector<std::array<Index, 3>> shapes{{1, 1, 1},   {3, 5, 9},     {4, 8, 16},   {7, 13, 33},
+                                                 {64, 32, 9}, {5, 128, 541}, {9, 10, 128}, {2, 17, 3}};
+  for (const auto& [m, n, k] : shapes) {
+    CAPTURE(m);
+    CAPTURE(n);
+    CAPTURE(k);
+    std::vector<std::int8_t> b(static_cast<std::size_t>(n * k));
+    for (auto& v : b) v = static_cast<std::int8_t>(rng.below(255) - 127);
+    const PackedInt8Weights packed = pack_int8_weights(b.data(), n, k);
+    const Index stride = 2 * packed.k_pairs;
+    std::vector<std::int16_t> a(static_cast<std::size_t>(m * stride), 0);
+    for (Index r = 0; r < m; ++r) {
+      for (Index i = 0; i < k; ++i)
+        a[static_cast<std::size_t>(r * stride + i)] = static_cast<std::int16_t>(rng.below(511) - 255);
+    }
+    std::vector<std::int32_t> expected(static_cast<std::size_t>(m * n)), fast(expected.size()),
+        scalar(expected.size());
+    gemm_s16_s8_reference(m, n, k, a.data(), stride, b.data(), expected.data());
+    gemm_s16_s8(m, a.data(), packed, fast.data());
+    gemm_s16_s8_scalar(m, a.data(), packed, scalar.data());
+    CHECK(fast == expected);
+    CHECK(scalar == expected);
+  }
+
+  // The quantized product of float operands stays within the error that rounding both allows.
+  const Index m = 6, n = 10, k = 50;
+  Tensor w(Shape{n, k});
+  for (float& v : w.values()) v = rng.uniform(-1.0f, 1.0f);
+  std::vector<float> x(static_cast<std::size_t>(m * k));
+  for (float& v : x) v = rng.uniform(0.0f, 4.0f);
+  const QuantizedWeights qw = quantize_weights_per_channel(w);
+  const ActivationQuantization qa = activation_quantization(0.0f, 4.0f);
+  const PackedInt8Weights packed = pack_int8_weights(qw.values.data(), n, k);
+  const Index stride = 2 * packed.k_pairs;
+  std::vector<std::int16_t> a(static_cast<std::size_t>(m * stride), 0);
+  for (Index i = 0; i < m; ++i) {
+    for (Index j = 0; j < k; ++j) {
+      a[static_cast<std::size_t>(i * stride + j)] = static_cast<std::int16_t>(
+          quantize_activation(x[static_cast<std::size_t>(i * k + j)], qa) - qa.zero_point);
+    }
+  }
+  std::vector<std::int32_t> c(static_cast<std::size_t>(m * n));
+  gemm_s16_s8(m, a.data(), packed, c.data());
+  for (Index i = 0; i < m; ++i) {
+    for (Index j = 0; j < n; ++j) {
+      double exact = 0.0, bound = 0.0;
+      const float sw = qw.scales[static_cast<std::size_t>(j)];
+      for (Index t = 0; t < k; ++t) {
+        const double xv = x[static_cast<std::size_t>(i * k + t)], wv = w.data()[j * k + t];
+        exact += xv * wv;
+        bound += std::fabs(xv) * sw / 2 + std::fabs(wv) * qa.scale / 2 + sw * qa.scale / 4;
+      }
+      const double approx = static_cast<double>(qa.scale) * sw * c[static_cast<std::size_t>(i * n + j)];
+      CHECK(std::fabs(approx - exact) <= bound);
+    }
+  }
+}
