@@ -125,12 +125,17 @@ SchedulerConfig parse_scheduler(const Node* node) {
 
 BayesConfig parse_bayes(const Node* node) {
   BayesConfig config;
+  // Without startup_trials in the YAML, TPE chooses them from the trial budget (0 says so):
+  // min(10, ceil(trials / 4)), see default_startup_trials in select/tpe.hpp.
+  config.startup_trials = 0;
   if (node == nullptr) return config;
   const std::string context = "search.bayes";
   check_keys(*node, context, {"startup_trials", "gamma", "candidates", "batch"});
   Options options(*node, context);
-  config.startup_trials = options.integer("startup_trials", config.startup_trials);
-  options.require_at_least("startup_trials", static_cast<double>(config.startup_trials), 1);
+  if (node->find("startup_trials") != nullptr) {  // absent: chosen from the trial budget
+    config.startup_trials = options.integer("startup_trials", config.startup_trials);
+    options.require_at_least("startup_trials", static_cast<double>(config.startup_trials), 1);
+  }
   config.gamma = options.number("gamma", config.gamma);
   options.require_in("gamma", config.gamma, 0.0, 1.0, true);
   if (config.gamma <= 0.0) options.fail("gamma", "must be > 0, got " + format_number(config.gamma));

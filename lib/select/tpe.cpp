@@ -44,20 +44,28 @@ ParzenEstimator::ParzenEstimator(std::vector<double> values, double low, double 
     : low_(low), high_(high) {
   const double range = high - low;
   const double prior_mean = 0.5 * (low + high);
+  const std::size_t observed = values.size();
   values.push_back(prior_mean);
   std::sort(values.begin(), values.end());
   const std::size_t n = values.size();
-  // Bandwidth: the larger gap to a neighbour (the bounds stand in at the ends), clipped to
-  // [range / min(100, n), range] as in hyperopt's adaptive_parzen_normal.
-  const double min_sigma = range / std::min(100.0, static_cast<double>(n));
+  // Bandwidths as hyperopt's adaptive_parzen_normal (and Optuna's default, consider_endpoints
+  // false): each value's larger gap to its neighbouring values, where a value at either end of the
+  // sorted list uses its one inner neighbour only. The bounds are not neighbours: with them, a good
+  // value near a bound (a learning rate near its lower end) got a component as wide as its distance
+  // to the bound, and l(x) stayed nearly flat. Clipped to [range / min(100, n + 1), range] (the
+  // "magic clip"); a single observation gets half the range, as in hyperopt.
+  const double min_sigma = range / std::min(100.0, static_cast<double>(n + 1));
   bool prior_done = false;
   for (std::size_t i = 0; i < n; ++i) {
-    const double left = i > 0 ? values[i] - values[i - 1] : values[i] - low;
-    const double right = i + 1 < n ? values[i + 1] - values[i] : high - values[i];
-    double sigma = std::clamp(std::max(left, right), min_sigma, range);
+    double sigma = range;
     if (!prior_done && values[i] == prior_mean) {
-      sigma = range;  // the prior is wide: every region keeps some density
-      prior_done = true;
+      prior_done = true;  // the prior is wide: every region keeps some density
+    } else if (observed == 1) {
+      sigma = 0.5 * range;
+    } else {
+      const double left = i > 0 ? values[i] - values[i - 1] : 0.0;
+      const double right = i + 1 < n ? values[i + 1] - values[i] : 0.0;
+      sigma = std::clamp(std::max(left, right), min_sigma, range);
     }
     means_.push_back(values[i]);
     sigmas_.push_back(sigma);
@@ -65,7 +73,10 @@ ParzenEstimator::ParzenEstimator(std::vector<double> values, double low, double 
 }
 
 ParzenEstimator::ParzenEstimator(const std::vector<double>& indices, std::size_t categories)
-    : categorical_(true), probabilities_(categories, 1.0) {
+    : categorical_(true), probabilities_(categories, 1.0 / static_cast<double>(categories)) {
+  // The prior weighs as much as one observation, spread evenly over the categories (hyperopt's
+  // counts + prior_weight * p, Optuna's prior_weight / n_choices): with one count per category the
+  // few good trials of a small budget barely moved l away from uniform.
   for (const double index : indices) probabilities_[static_cast<std::size_t>(index)] += 1.0;
   const double total = std::accumulate(probabilities_.begin(), probabilities_.end(), 0.0);
   for (double& p : probabilities_) p /= total;
@@ -103,9 +114,15 @@ double ParzenEstimator::log_density(double x) const {
   return std::log(std::max(density, std::numeric_limits<double>::min()));
 }
 
+Index default_startup_trials(Index trials) {
+  return std::clamp<Index>((trials + 3) / 4, 1, 10);
+}
+
 TpeStrategy::TpeStrategy(const SearchSpace& space, Index trials, const BayesConfig& config,
                          std::uint64_t seed)
-    : space_(space), trials_(trials), config_(config), seed_(seed) {}
+    : space_(space), trials_(trials), config_(config), seed_(seed) {
+  if (config_.startup_trials <= 0) config_.startup_trials = default_startup_trials(trials);
+}
 
 Index TpeStrategy::sees_before(Index trial) const {
   if (trial <= config_.startup_trials) return 1;
@@ -126,8 +143,9 @@ Point TpeStrategy::propose(Index trial, std::span<const Observation> history) {
   }
   std::stable_sort(completed.begin(), completed.end(),
                    [](const Observation* a, const Observation* b) { return a->score > b->score; });
+  // ceil(gamma * n) good trials, capped at 25 as in Optuna, so that long searches keep l sharp.
   const auto good_count = static_cast<std::size_t>(
-      std::max(1.0, std::ceil(config_.gamma * static_cast<double>(completed.size()))));
+      std::clamp(std::ceil(config_.gamma * static_cast<double>(completed.size())), 1.0, 25.0));
   std::vector<const Observation*> good(completed.begin(), completed.begin() + good_count);
   std::vector<const Observation*> bad(completed.begin() + good_count, completed.end());
   for (const Observation& observation : history) {

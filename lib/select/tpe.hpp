@@ -1,12 +1,14 @@
 // The Tree-structured Parzen Estimator (Bergstra, Bardenet, Bengio, Kégl, "Algorithms for
 // Hyper-Parameter Optimization", NeurIPS 2011; the variant of hyperopt and Optuna), `strategy: bayes`.
 //
-// After `startup_trials` random trials, the finished trials are split by score: the best
-// ceil(gamma * n) are "good", the rest (and failed trials) "bad". Each dimension gets two Parzen
+// After `startup_trials` random trials (by default a quarter of the budget, at most 10), the
+// finished trials are split by score: the best min(ceil(gamma * n), 25) are "good", the rest (and
+// failed trials) "bad". Each dimension gets two Parzen
 // estimators, l(x) over the good values and g(x) over the bad ones, in the transformed space (log for
 // loguniform and int_log): a mixture of Gaussians truncated to the bounds, one per value, with a
 // prior component (centre of the range, width of the range) and bandwidths from the distances to
-// the neighbouring values; a choice gets category frequencies with one prior count each. The next
+// the neighbouring values (not to the bounds); a choice gets category frequencies plus a prior of
+// one count spread over the categories. The next
 // point is the best of `candidates` points drawn from l by l(x) / g(x) (the densities multiply over
 // dimensions, which are modelled independently).
 //
@@ -36,6 +38,11 @@ class ParzenEstimator {
   std::vector<double> means_, sigmas_;  // numeric components (the prior included)
   std::vector<double> probabilities_;   // categorical
 };
+
+// The start-up trials when the config does not set them: a quarter of the trial budget, at least 1
+// and at most 10 (Optuna's n_startup_trials, meant for budgets of hundreds of trials). With 10 of 20
+// trials random, the model would steer only half of a small search.
+Index default_startup_trials(Index trials);
 
 class TpeStrategy final : public Strategy {
  public:

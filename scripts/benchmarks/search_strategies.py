@@ -48,8 +48,9 @@ def main():
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--hyperband-trials", type=int, default=98,
-                        help="trials (configurations) Hyperband samples: 49 per round of brackets 27, 12, 6, 4")
-    parser.add_argument("--startup", type=int, default=None, help="bayes start-up trials (default: the config's, 10)")
+                        help="trials (configurations) Hyperband samples: 49 per round of brackets 27, 12, 6, 4; "
+                             "0 skips (c)")
+    parser.add_argument("--startup", type=int, default=None, help="bayes start-up trials (default: dlrun's, min(10, ceil(trials / 4)), 5 for 20 trials)")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -59,6 +60,11 @@ def main():
             startup = [] if args.startup is None else ["--set", f"search.bayes.startup_trials={args.startup}"]
             bayes = search(os.path.join(tmp, f"b{seed}"), *common, "--strategy", "bayes", *startup)
             hb_dir = os.path.join(tmp, f"h{seed}")
+            if args.hyperband_trials == 0:
+                rows.append((seed, random, bayes, None, None))
+                print(f"seed {seed}: random {random['best']['metric']:.4f}, bayes {bayes['best']['metric']:.4f}",
+                      flush=True)
+                continue
             hyperband = search(hb_dir, "--set", f"seed={seed}", "--trials", str(args.hyperband_trials),
                                "--strategy", "random", "--set", "search.scheduler={type: hyperband, min_epochs: 1, "
                                "max_epochs: 27, eta: 3}")
@@ -72,7 +78,7 @@ def main():
         values = [v for v in values if v is not None]
         return sum(values) / len(values) if values else float("nan")
 
-    startup_text = "default 10" if args.startup is None else str(args.startup)
+    startup_text = "default, a quarter of the trials" if args.startup is None else str(args.startup)
     print(f"\n(b) best validation loss after {args.trials} trials (lower is better; bayes start-up trials: {startup_text})")
     print("| seed | random | bayes (TPE) |")
     print("|---|---|---|")
@@ -83,6 +89,8 @@ def main():
     wins = sum(1 for r in rows if r[2]["best"]["metric"] < r[1]["best"]["metric"])
     print(f"bayes better on {wins} of {len(rows)} seeds")
 
+    if args.hyperband_trials == 0:
+        return
     print(f"\n(c) random ({args.trials} trials x 27 epochs) vs Hyperband ({args.hyperband_trials} trials, 1..27 epochs, eta 3)")
     print("| seed | random best | random epochs | hyperband best | hyperband epochs | hyperband epochs to random's best |")
     print("|---|---|---|---|---|---|")

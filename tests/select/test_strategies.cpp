@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "config/sections.hpp"
 #include "config/yaml_loader.hpp"
 #include "select/strategy.hpp"
 #include "select/tpe.hpp"
@@ -39,6 +40,7 @@ double best_after(const SearchSpace& space, const std::string& strategy_name, In
   SearchConfig config;
   config.strategy = strategy_name;
   config.trials = trials;
+  config.bayes.startup_trials = 0;  // the default of a config without it: a quarter of the trials
   const auto strategy = make_strategy(config, space, seed);
   std::vector<Observation> history;
   double best = -1e300;
@@ -110,8 +112,42 @@ TEST_CASE("parzen estimator: density integrates to one over the bounds and sampl
     CHECK(x <= 1.0);
   }
   const ParzenEstimator categorical(std::vector<double>{2, 2, 0}, 3);
-  CHECK(std::exp(categorical.log_density(2)) == doctest::Approx(3.0 / 6.0));
-  CHECK(std::exp(categorical.log_density(1)) == doctest::Approx(1.0 / 6.0));
+  // The prior is one count spread over the three categories: (2 + 1/3) / 4 and (1/3) / 4.
+  CHECK(std::exp(categorical.log_density(2)) == doctest::Approx((2.0 + 1.0 / 3.0) / 4.0));
+  CHECK(std::exp(categorical.log_density(1)) == doctest::Approx((1.0 / 3.0) / 4.0));
+}
+
+TEST_CASE("parzen estimator: the bounds are no neighbours, so values near a bound stay sharp") {
+  // Two good values near the low end of [0, 10]: their bandwidth comes from their gap (0.5, clipped
+  // up to range / 4 = 2.5), not from the distance to the bound or to the far end.
+  const ParzenEstimator near_low({1.0, 1.5}, 0.0, 10.0);
+  CHECK(std::exp(near_low.log_density(1.2)) > 4.0 * std::exp(near_low.log_density(9.0)));
+  double integral = 0.0;
+  const int steps = 20000;
+  for (int i = 0; i < steps; ++i)
+    integral += std::exp(near_low.log_density(10.0 * (i + 0.5) / steps)) * 10.0 / steps;
+  CHECK(integral == doctest::Approx(1.0).epsilon(1e-3));
+  // A single value gets half the range as its width (hyperopt), the prior the whole range.
+  const ParzenEstimator single({2.0}, 0.0, 10.0);
+  CHECK(single.log_density(2.0) > single.log_density(8.0));
+}
+
+TEST_CASE("bayes: the default start-up is a quarter of the trials, at least 1 and at most 10") {
+  CHECK(default_startup_trials(20) == 5);
+  CHECK(default_startup_trials(3) == 1);
+  CHECK(default_startup_trials(30) == 8);
+  CHECK(default_startup_trials(200) == 10);
+  // A config without search.bayes.startup_trials gets that default; one that sets it, its value.
+  const SearchSpace space = space_of(kSpace);
+  const SearchConfig config =
+      detail::parse_search(parse_yaml(std::string("strategy: bayes\ntrials: 20\n") + kSpace, "s.yaml"));
+  const auto tpe = make_strategy(config, space, 3);
+  CHECK(tpe->sees_before(5) == 1);
+  CHECK(tpe->sees_before(6) == 6);
+  const SearchConfig written = detail::parse_search(parse_yaml(
+      std::string("strategy: bayes\ntrials: 20\nbayes: {startup_trials: 10}\n") + kSpace, "s.yaml"));
+  CHECK(make_strategy(written, space, 3)->sees_before(10) == 1);
+  CHECK(make_strategy(written, space, 3)->sees_before(11) == 11);
 }
 
 TEST_CASE("bayes (TPE) beats random on a synthetic objective, on average over seeds") {
@@ -131,4 +167,23 @@ TEST_CASE("bayes (TPE) beats random on a synthetic objective, on average over se
           tpe_total / seeds, " (bayes better on ", tpe_wins, " seeds)");
   CHECK(tpe_total > random_total);
   CHECK(tpe_wins >= 6);
+}
+
+TEST_CASE("bayes (TPE) beats random within 20 trials (the issue's budget), with the default start-up") {
+  const SearchSpace space = space_of(kSpace);
+  double random_total = 0.0;
+  double tpe_total = 0.0;
+  int tpe_wins = 0;
+  const int seeds = 20;
+  for (int seed = 1; seed <= seeds; ++seed) {
+    const double random_best = best_after(space, "random", 20, static_cast<std::uint64_t>(seed));
+    const double tpe_best = best_after(space, "bayes", 20, static_cast<std::uint64_t>(seed));
+    random_total += random_best;
+    tpe_total += tpe_best;
+    if (tpe_best > random_best) ++tpe_wins;
+  }
+  MESSAGE("best after 20 trials, mean over ", seeds, " seeds: random ", random_total / seeds, ", bayes ",
+          tpe_total / seeds, " (bayes better on ", tpe_wins, " seeds)");
+  CHECK(tpe_total > random_total);
+  CHECK(tpe_wins >= 12);
 }
