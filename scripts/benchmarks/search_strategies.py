@@ -46,6 +46,7 @@ def epochs_to_reach(journal, target):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--first-seed", type=int, default=1, help="seeds first-seed .. first-seed + seeds - 1")
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--hyperband-trials", type=int, default=98,
                         help="trials (configurations) Hyperband samples: 49 per round of brackets 27, 12, 6, 4; "
@@ -54,7 +55,7 @@ def main():
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for seed in range(1, args.seeds + 1):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             common = ["--set", f"seed={seed}", "--trials", str(args.trials)]
             random = search(os.path.join(tmp, f"r{seed}"), *common, "--strategy", "random")
             startup = [] if args.startup is None else ["--set", f"search.bayes.startup_trials={args.startup}"]
