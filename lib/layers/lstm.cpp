@@ -54,7 +54,7 @@ DLRUN_SIMD_CLONES void lstm_row_backward(Index h, const float* gates, const floa
 }  // namespace
 
 Lstm::Lstm(const RecurrentSpec& spec, Index in_features, std::string name, Rng& rng)
-    : RecurrentLayer(spec, in_features, 4, std::move(name), rng),
+    : RecurrentLayer(spec, in_features, 4, std::move(name), rng, /*forget_gate (i, f, g, o)=*/1),
       cells_(static_cast<std::size_t>(directions())) {}
 
 void Lstm::resize_cell_buffers(Index steps, Index batch) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "core/errors.hpp"
 #include "core/options.hpp"
@@ -44,28 +45,78 @@ void add_column_sums(const float* matrix, Index rows, Index cols, float* sum) {
   }
 }
 
+// Keras's glorot_uniform for its kernel (F, G*H), which is weight_ih (G*H, F) transposed: the
+// same fans, and i.i.d. draws do not care about the orientation.
+void fill_glorot_uniform(Tensor& weight, Rng& rng) {
+  const float limit = std::sqrt(6.0f / static_cast<float>(weight.shape()[0] + weight.shape()[1]));
+  rng.fill_uniform(weight.values(), -limit, limit);
+}
+
+// Keras's orthogonal for its recurrent kernel (H, G*H): a Gaussian matrix whose rows are made
+// orthonormal (QR, with R's diagonal made positive). weight_hh (G*H, H) is that kernel transposed,
+// so here its H columns are orthonormalised by modified Gram-Schmidt (which gives R's diagonal
+// positive, as Keras's sign correction does): weight_hh^T weight_hh = I_H. Done in double, since
+// float Gram-Schmidt loses orthogonality on wide matrices.
+void fill_orthogonal_columns(Tensor& weight, Rng& rng) {
+  const Index rows = weight.shape()[0];
+  const Index cols = weight.shape()[1];
+  require(rows >= cols, "orthogonal init: needs rows >= columns");
+  std::vector<double> q(static_cast<std::size_t>(rows * cols));  // column-major: column j at j*rows
+  for (Index r = 0; r < rows; ++r) {
+    for (Index c = 0; c < cols; ++c) q[static_cast<std::size_t>(c * rows + r)] = rng.normal();
+  }
+  for (Index j = 0; j < cols; ++j) {
+    double* column = q.data() + j * rows;
+    for (Index k = 0; k < j; ++k) {
+      const double* earlier = q.data() + k * rows;
+      double dot = 0.0;
+      for (Index r = 0; r < rows; ++r) dot += earlier[r] * column[r];
+      for (Index r = 0; r < rows; ++r) column[r] -= dot * earlier[r];
+    }
+    double norm = 0.0;
+    for (Index r = 0; r < rows; ++r) norm += column[r] * column[r];
+    norm = std::sqrt(norm);
+    require(norm > 1e-12, "orthogonal init: degenerate Gaussian draw");
+    for (Index r = 0; r < rows; ++r) column[r] /= norm;
+  }
+  float* out = weight.data();
+  for (Index r = 0; r < rows; ++r) {
+    for (Index c = 0; c < cols; ++c)
+      out[r * cols + c] = static_cast<float>(q[static_cast<std::size_t>(c * rows + r)]);
+  }
+}
+
 }  // namespace
 
 RecurrentLayer::RecurrentLayer(const RecurrentSpec& spec, Index in_features, Index gates, std::string name,
-                               Rng& rng)
+                               Rng& rng, Index forget_gate)
     : spec_(spec), in_features_(in_features), gates_(gates), name_(std::move(name)) {
   require(spec_.units >= 1 && in_features_ >= 1 && gates_ >= 1,
           "recurrent layer: units, in_features and gates must be >= 1");
   const Index width = gate_width();
   const float bound = 1.0f / std::sqrt(static_cast<float>(spec_.units));
+  // Reserved so that the references `add` returns stay valid while later parameters are added.
+  parameters_.reserve(static_cast<std::size_t>(directions() * 4));
   for (Index direction = 0; direction < directions(); ++direction) {
     const std::string suffix = direction == 0 ? "_l0" : "_l0_reverse";
-    const auto add = [&](const std::string& base, const Shape& shape, bool regularized) {
+    const auto add = [&](const std::string& base, const Shape& shape, bool regularized) -> Tensor& {
       Parameter parameter{base + suffix, Tensor(shape), Tensor(shape)};
       parameter.regularized = regularized;
-      rng.fill_uniform(parameter.value.values(), -bound, bound);
+      if (spec_.init == RecurrentInit::pytorch) rng.fill_uniform(parameter.value.values(), -bound, bound);
       parameters_.push_back(std::move(parameter));
+      return parameters_.back().value;
     };
-    add("weight_ih", Shape{width, in_features_}, true);
-    add("weight_hh", Shape{width, spec_.units}, true);
+    Tensor& weight_ih = add("weight_ih", Shape{width, in_features_}, true);
+    if (spec_.init == RecurrentInit::keras) fill_glorot_uniform(weight_ih, rng);
+    Tensor& weight_hh = add("weight_hh", Shape{width, spec_.units}, true);
+    if (spec_.init == RecurrentInit::keras) fill_orthogonal_columns(weight_hh, rng);
     if (spec_.bias) {
-      add("bias_ih", Shape{width}, false);
+      Tensor& bias_ih = add("bias_ih", Shape{width}, false);  // zeros under keras
       add("bias_hh", Shape{width}, false);
+      // unit_forget_bias: Keras's single bias is bias_ih + bias_hh here, so 1 goes in bias_ih alone.
+      if (spec_.init == RecurrentInit::keras && forget_gate >= 0) {
+        std::fill_n(bias_ih.data() + forget_gate * spec_.units, spec_.units, 1.0f);
+      }
     }
   }
   directions_.resize(static_cast<std::size_t>(directions()));
@@ -332,6 +383,8 @@ RecurrentSpec read_recurrent_spec(Options& options, const LayerBuildContext& con
   spec.return_sequences = options.boolean("return_sequences", spec.return_sequences);
   spec.bidirectional = options.boolean("bidirectional", spec.bidirectional);
   spec.bias = options.boolean("bias", spec.bias);
+  spec.init = options.choice("init", "pytorch", {"pytorch", "keras"}) == "keras" ? RecurrentInit::keras
+                                                                                 : RecurrentInit::pytorch;
   const Shape& input = context.input_shape;
   if (input.rank() != 3 || input[2] < 1) {
     throw ShapeError(layer_label(context.name, kind) + ": expects sequences (N, T, F), got " +

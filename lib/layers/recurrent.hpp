@@ -19,11 +19,16 @@
 
 namespace dlrun {
 
+// How the weights start. pytorch: every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H)). keras: Keras's
+// defaults, which learn faster on the seed tutorial's stacked LSTM (see recurrent.cpp).
+enum class RecurrentInit { pytorch, keras };
+
 struct RecurrentSpec {
   Index units = 0;  // H, >= 1
   bool return_sequences = false;
   bool bidirectional = false;
   bool bias = true;  // bias_ih_l0 and bias_hh_l0
+  RecurrentInit init = RecurrentInit::pytorch;
 };
 
 // One step of one direction over batch rows [row_begin, row_end), as the loop hands it to a cell.
@@ -54,8 +59,11 @@ class RecurrentLayer : public Layer {
  protected:
   // `gates` is G (1 for simple_rnn, 4 for lstm, 3 for gru). PyTorch's init: every weight and bias
   // ~ U(-1/sqrt(H), 1/sqrt(H)), drawn from `rng` in state_dict order (weight_ih_l0, weight_hh_l0,
-  // bias_ih_l0, bias_hh_l0, then the _reverse ones).
-  RecurrentLayer(const RecurrentSpec& spec, Index in_features, Index gates, std::string name, Rng& rng);
+  // bias_ih_l0, bias_hh_l0, then the _reverse ones). Keras's init (spec.init): weight_ih
+  // glorot_uniform, weight_hh orthogonal, biases 0 except bias_ih's `forget_gate` block (>= 0: lstm's
+  // unit_forget_bias), which is 1.
+  RecurrentLayer(const RecurrentSpec& spec, Index in_features, Index gates, std::string name, Rng& rng,
+                 Index forget_gate = -1);
 
   // The cell's step (both run on one thread, for rows of the batch other threads do not touch).
   // forward_step: gates(d, t) rows hold x_t W_ih^T + folded biases (see hidden_bias_in_step); it
