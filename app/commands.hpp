@@ -80,7 +80,7 @@ struct PruneOptions {
 int run_train(const CommonOptions& common, const TrainOptions& options);
 int run_cv(const CommonOptions& common, const CvCommandOptions& options);
 int run_search(const CommonOptions& common, const SearchCommandOptions& options);
-int run_summary(const CommonOptions& common);
+int run_summary(const CommonOptions& common, bool json = false);
 int run_check(const CommonOptions& common);
 int run_eval(const CommonOptions& common, const EvalOptions& options);
 int run_predict(const CommonOptions& common, const PredictOptions& options);

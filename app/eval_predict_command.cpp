@@ -9,6 +9,7 @@
 #include "core/options.hpp"
 #include "data/inputs.hpp"
 #include "io/files.hpp"
+#include "io/npy_writer.hpp"
 #include "train/checkpoint.hpp"
 #include "train/evaluate.hpp"
 #include "train/experiment.hpp"
@@ -89,9 +90,21 @@ int run_predict(const CommonOptions& common, const PredictOptions& options) {
   }
   std::string text = header + "\n";
 
+  // --output x.npy: float32 (N, classes) probabilities, or with --raw (N, output shape...).
+  const bool npy = options.output.extension() == ".npy";
+  std::vector<float> numbers;
   std::vector<double> probabilities;
   const Index batch_size = evaluation_batch_size(e.config.train.batch_size);
   predict_all(e.model, inputs, e.data.transform, batch_size, [&](Index index, std::span<const float> values) {
+    if (npy) {
+      if (classify) {
+        class_probabilities(values, e.loss->type(), final_applied, probabilities);
+        numbers.insert(numbers.end(), probabilities.begin(), probabilities.end());
+      } else {
+        numbers.insert(numbers.end(), values.begin(), values.end());
+      }
+      return;
+    }
     text += std::to_string(index);
     if (classify) {
       class_probabilities(values, e.loss->type(), final_applied, probabilities);
@@ -103,7 +116,17 @@ int run_predict(const CommonOptions& common, const PredictOptions& options) {
     }
     text += "\n";
   });
-  if (options.output.empty()) {
+  if (npy) {
+    std::vector<Index> shape{inputs.size()};
+    if (classify) {
+      shape.push_back(static_cast<Index>(train.class_names.size()));
+    } else {
+      const Shape output_shape = e.model.output_shape();
+      const auto& dims = output_shape.dims();
+      shape.insert(shape.end(), dims.begin(), dims.end());
+    }
+    write_text_atomic(options.output, npy_float32_bytes(shape, numbers));
+  } else if (options.output.empty()) {
     std::cout << text << std::flush;
   } else {
     write_text_atomic(options.output, text);

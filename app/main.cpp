@@ -32,7 +32,10 @@ void add_common(CLI::App* command, dlrun::app::CommonOptions& common, bool train
 
 int main(int argc, char** argv) {
   CLI::App app{"dlrun: train neural networks from YAML configs"};
-  app.require_subcommand(1);
+  app.require_subcommand(0, 1);  // none: the list of commands (below)
+  app.footer(
+      "Examples:\n  dlrun train configs/quickstart.yaml\n  dlrun report runs/quickstart-20260101-120000\n"
+      "Run 'dlrun COMMAND --help' for a command's options; docs/cli.md and docs/config.md describe them.");
   app.set_version_flag("--version", dlrun::version_string());
 
   dlrun::app::CommonOptions common;
@@ -43,6 +46,7 @@ int main(int argc, char** argv) {
   dlrun::app::GenerateOptions generate_options;
 
   CLI::App* train = app.add_subcommand("train", "train a model");
+  train->footer("Example:\n  dlrun train configs/quickstart.yaml --set train.epochs=10 --report");
   add_common(train, common, true);
   train->add_option("--resume", train_options.resume,
                     "continue an interrupted run (run directory or checkpoint)");
@@ -50,28 +54,36 @@ int main(int argc, char** argv) {
   train->add_flag("--report", train_options.report, "write report.html in the run directory at the end");
 
   CLI::App* cv = app.add_subcommand("cv", "cross-validate a config over K folds");
+  cv->footer("Example:\n  dlrun cv configs/digits_cv.yaml --folds 5 --jobs 2");
   add_common(cv, common, true);
   cv->add_option("--folds", cv_options.folds, "number of folds (overrides cv.folds)");
   cv->add_option("--jobs", cv_options.jobs, "folds trained at once, each on one thread (same results)")
       ->check(CLI::Range(1, 1024));
 
   CLI::App* eval = app.add_subcommand("eval", "evaluate a checkpoint on a data split");
+  eval->footer(
+      "Example:\n  dlrun eval configs/quickstart.yaml --checkpoint runs/qs/checkpoints/best.safetensors");
   add_common(eval, common, false);
   eval->add_option("--checkpoint", eval_options.checkpoint, "checkpoint file")->required();
   eval->add_option("--split", eval_options.split, "test | validation | train")
       ->check(CLI::IsMember({"test", "validation", "train"}));
 
   CLI::App* predict = app.add_subcommand("predict", "predict classes or outputs for new inputs");
+  predict->footer(
+      "Example:\n  dlrun predict configs/quickstart.yaml --checkpoint runs/qs/checkpoints/best.safetensors "
+      "--input x.npy --output p.npy");
   add_common(predict, common, false);
   predict->add_option("--checkpoint", predict_options.checkpoint, "checkpoint file")->required();
   predict->add_option("--input", predict_options.input, "input file (IDX, CSV or NPY)")->required();
   predict->add_option("--format", predict_options.format, "idx | csv | npy (default: from the file name)")
       ->check(CLI::IsMember({"idx", "csv", "npy"}));
-  predict->add_option("--output", predict_options.output, "CSV file to write (default: stdout)");
+  predict->add_option("--output", predict_options.output,
+                      "file to write: CSV, or NPY float32 when it ends in .npy (default: CSV on stdout)");
   predict->add_flag("--raw", predict_options.raw, "write the final layer's raw outputs");
 
   dlrun::app::SearchCommandOptions search_options;
   CLI::App* search = app.add_subcommand("search", "hyperparameter search: grid, random or bayes (TPE)");
+  search->footer("Example:\n  dlrun search configs/digits_cv.yaml --strategy bayes --trials 20 --jobs 2");
   add_common(search, common, true);
   search
       ->add_option("--strategy", search_options.strategy, "grid | random | bayes (overrides search.strategy)")
@@ -87,6 +99,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(2, 100));
 
   CLI::App* generate = app.add_subcommand("generate", "sample text from a character language model");
+  generate->footer(
+      "Example:\n  dlrun generate configs/char_lstm.yaml --checkpoint runs/char/checkpoints/best.safetensors "
+      "--prompt \"The \"");
   add_common(generate, common, false);
   generate->add_option("--checkpoint", generate_options.checkpoint, "checkpoint file")->required();
   generate->add_option("--prompt", generate_options.prompt, "the text to continue")->required();
@@ -97,6 +112,9 @@ int main(int argc, char** argv) {
 
   dlrun::app::PruneOptions prune_options;
   CLI::App* prune = app.add_subcommand("prune", "magnitude-prune a trained model and fine-tune it");
+  prune->footer(
+      "Example:\n  dlrun prune configs/quickstart.yaml --checkpoint runs/qs/checkpoints/best.safetensors "
+      "--sparsity 0.8");
   add_common(prune, common, true);
   prune->add_option("--checkpoint", prune_options.checkpoint, "the trained model's checkpoint")->required();
   prune->add_option("--sparsity", prune_options.sparsity, "fraction of weights pruned, in [0, 1)")
@@ -107,13 +125,18 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 1000000));
 
   CLI::App* summary = app.add_subcommand("summary", "print layers, output shapes, parameters and FLOPs");
+  summary->footer("Example:\n  dlrun summary configs/lenet5.yaml --json");
   add_common(summary, common, false);
+  bool summary_json = false;
+  summary->add_flag("--json", summary_json, "print the summary as one JSON object");
   CLI::App* check = app.add_subcommand("check", "validate a config and print it resolved");
+  check->footer("Example:\n  dlrun check configs/quickstart.yaml --set optimizer.lr=0.01");
   add_common(check, common, false);
 
   dlrun::app::ReportOptions report_options;
   CLI::App* report =
       app.add_subcommand("report", "write report.html (charts) for a run, cv or search directory");
+  report->footer("Example:\n  dlrun report runs/qs");
   report->add_option("directory", report_options.directory, "run, cv or search directory")->required();
   report->add_flag("--no-eval", report_options.no_eval,
                    "skip evaluating the best checkpoint (loads no data)");
@@ -134,6 +157,11 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  if (app.get_subcommands().empty()) {  // plain `dlrun`: what it can do
+    std::fprintf(stderr, "%s", app.help().c_str());
+    return 2;
+  }
+
   try {
     dlrun::app::setup_console(common.quiet);
     if (*train) return dlrun::app::run_train(common, train_options);
@@ -143,7 +171,7 @@ int main(int argc, char** argv) {
     if (*predict) return dlrun::app::run_predict(common, predict_options);
     if (*generate) return dlrun::app::run_generate(common, generate_options);
     if (*prune) return dlrun::app::run_prune(common, prune_options);
-    if (*summary) return dlrun::app::run_summary(common);
+    if (*summary) return dlrun::app::run_summary(common, summary_json);
     if (*report) return dlrun::app::run_report(report_options);
     if (*check) return dlrun::app::run_check(common);
   } catch (const dlrun::DlrunError& error) {

@@ -6,6 +6,7 @@
 
 #include "app/commands.hpp"
 #include "app/config_loading.hpp"
+#include "app/console.hpp"
 #include "config/emit.hpp"
 #include "train/experiment.hpp"
 
@@ -31,10 +32,42 @@ std::string human_flops(double flops) {
   return buffer;
 }
 
+// The summary as one JSON object, for scripts: the layers with their output shapes (without the
+// batch axis), parameters and forward FLOPs per example, and the totals.
+void print_summary_json(Experiment& experiment) {
+  const Model& model = experiment.model;
+  nlohmann::json layers = nlohmann::json::array();
+  double flops = 0.0;
+  for (const auto& row : model.summary()) {
+    layers.push_back({{"name", row.name},
+                      {"type", row.type},
+                      {"output_shape", row.output_shape.dims()},
+                      {"parameters", row.parameters},
+                      {"flops", row.flops}});
+    flops += row.flops;
+  }
+  Index total = 0, trainable = 0;
+  for (const auto& ref : experiment.model.parameters()) {
+    total += ref.parameter->value.size();
+    if (ref.parameter->trainable) trainable += ref.parameter->value.size();
+  }
+  print_json_line({{"command", "summary"},
+                   {"name", experiment.config.name},
+                   {"input_shape", model.input_shape().dims()},
+                   {"layers", layers},
+                   {"parameters", total},
+                   {"trainable_parameters", trainable},
+                   {"flops_per_example", flops}});
+}
+
 }  // namespace
 
-int run_summary(const CommonOptions& common) {
+int run_summary(const CommonOptions& common, bool json) {
   auto experiment = prepare_experiment(load_config_with_flags(common));
+  if (json) {
+    print_summary_json(*experiment);
+    return 0;
+  }
   const Model& model = experiment->model;
   const auto rows = model.summary();
   std::size_t name_width = 5, type_width = 4;

@@ -5,7 +5,8 @@ namespace dlrun {
 std::vector<std::filesystem::path> DataSource::files() const {
   std::vector<std::filesystem::path> result;
   for (const auto* file : {&images, &labels, &path, &inputs}) {
-    if (!file->empty()) result.push_back(*file);
+    // An image folder's path is a folder: its images are not hashed one by one.
+    if (!file->empty() && !(format == "image_folder" && file == &path)) result.push_back(*file);
   }
   return result;
 }

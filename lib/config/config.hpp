@@ -19,7 +19,7 @@ namespace dlrun {
 // `{format: timeseries, path, target, window, horizon, features, header, delimiter}` (a CSV of
 // time-ordered rows cut into windows of `window` rows, the target `horizon` rows after each).
 struct DataSource {
-  std::string format;                 // idx | csv | npy | text | timeseries
+  std::string format;                 // idx | csv | npy | text | timeseries | image_folder
   std::filesystem::path images;       // idx
   std::filesystem::path labels;       // idx, npy
   std::filesystem::path path;         // csv, text, timeseries
@@ -33,6 +33,8 @@ struct DataSource {
   std::string target_column;          // timeseries: the column to forecast
   Index window = 0;                   // timeseries: rows per example
   Index horizon = 1;                  // timeseries: the target is this many rows after the window
+  std::vector<Index> image_size;      // image_folder: [H, W]
+  Index image_channels = 3;           // image_folder: 1 (grey) or 3 (RGB)
   Location where;                     // of the mapping, for messages
   std::vector<std::filesystem::path> files() const;  // every file it reads
 };

@@ -13,6 +13,7 @@ const std::map<std::string, std::vector<std::string>, std::less<>> kSourceKeys =
     {"npy", {"format", "inputs", "labels"}},
     {"text", {"format", "path", "sequence_length"}},
     {"timeseries", {"format", "path", "target", "window", "horizon", "features", "header", "delimiter"}},
+    {"image_folder", {"format", "path", "size", "channels"}},
 };
 
 std::filesystem::path resolve(const std::filesystem::path& base_dir, const std::string& text) {
@@ -45,10 +46,11 @@ DataSource parse_source(Node& node, const std::string& context, const std::files
         context + ": expected a data source such as {format: csv, path: ...}, got " + node.kind_name());
   }
   Options options(node, context);
-  if (!options.has("format")) options.fail("format", "is required (idx, csv, npy, text or timeseries)");
+  if (!options.has("format"))
+    options.fail("format", "is required (idx, csv, npy, text, timeseries or image_folder)");
   DataSource source;
   source.where = node.where();
-  source.format = options.choice("format", "", {"idx", "csv", "npy", "text", "timeseries"});
+  source.format = options.choice("format", "", {"idx", "csv", "npy", "text", "timeseries", "image_folder"});
   check_keys(node, context, kSourceKeys.find(source.format)->second);
 
   if (source.format == "idx") {
@@ -81,6 +83,15 @@ DataSource parse_source(Node& node, const std::string& context, const std::files
       for (const Node& feature : features->items()) {
         source.features.push_back(feature.as_string(context + ": features"));
       }
+    }
+  } else if (source.format == "image_folder") {
+    source.path = read_path(node, options, "path", base_dir, true);
+    if (!options.has("size")) options.fail("size", "is required: [height, width] the images are resized to");
+    source.image_size = options.integers("size", {}, 2);
+    for (const Index side : source.image_size) options.require_at_least("size", static_cast<double>(side), 1);
+    source.image_channels = options.integer("channels", 3);
+    if (source.image_channels != 1 && source.image_channels != 3) {
+      options.fail("channels", "must be 1 (grey) or 3 (RGB), got " + std::to_string(source.image_channels));
     }
   } else {  // text
     source.path = read_path(node, options, "path", base_dir, true);

@@ -7,6 +7,7 @@
 #include "core/options.hpp"
 #include "data/csv_reader.hpp"
 #include "data/idx_reader.hpp"
+#include "data/image_folder_reader.hpp"
 #include "data/npy_reader.hpp"
 #include "data/text_reader.hpp"
 #include "data/timeseries_reader.hpp"
@@ -73,10 +74,21 @@ Dataset read_source(const DataSource& source, bool classification, const DataCon
     if (source.window < 1) throw ConfigError(source.where, "timeseries data needs 'window' >= 1");
     return read_timeseries(source);
   }
-  const std::vector<std::string> formats{"idx", "csv", "npy", "text", "timeseries"};
+  if (source.format == "image_folder") {
+    if (!autoencoder && !classification) {
+      throw ConfigError(source.where,
+                        "image_folder data has classes (its folders): use a classification loss");
+    }
+    if (source.image_size.size() != 2)
+      throw ConfigError(source.where, "image_folder data needs 'size: [H, W]'");
+    const ImageFolderSpec spec{required_path(source, source.path, "path"), source.image_size[0],
+                               source.image_size[1], source.image_channels};
+    return read_image_folder(spec, !autoencoder);
+  }
+  const std::vector<std::string> formats{"idx", "csv", "npy", "text", "timeseries", "image_folder"};
   throw ConfigError(source.where, "unknown data format '" + source.format + "'" +
                                       did_you_mean(source.format, formats) +
-                                      "; expected idx, csv, npy, text or timeseries");
+                                      "; expected idx, csv, npy, text, timeseries or image_folder");
 }
 
 void apply_as_sequence(Dataset& dataset, const Location& where) {

@@ -156,7 +156,7 @@ TEST_CASE("load: config mistakes in a source are ConfigErrors at its location") 
   config.train.where = Location{"run.yaml", 5, 3};
   CHECK_THROWS_WITH_AS(load_data(config, true, 1),
                        "run.yaml:5:3: unknown data format 'csvv' (did you mean 'csv'?); expected idx, csv, "
-                       "npy, text or timeseries",
+                       "npy, text, timeseries or image_folder",
                        ConfigError);
   config.train.format = "idx";
   CHECK_THROWS_WITH_AS(load_data(config, true, 1), "run.yaml:5:3: a data source of format idx needs 'images'",

@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
+#include "data/npy_reader.hpp"
 #include "e2e/e2e_support.hpp"
 #include "support/fixtures.hpp"
 
@@ -35,4 +37,33 @@ TEST_CASE("e2e torch round trip: torch_import's checkpoints reproduce torch's ou
     }
     CHECK(worst <= 1e-4);
   }
+}
+
+TEST_CASE("e2e predict --output x.npy: float32 (N, classes) probabilities, or (N, outputs) with --raw") {
+  const auto folder = test_data_path("fixtures/roundtrip/lstm");
+  TempDir dir;
+  const std::string predict = "predict " + (folder / "config.yaml").string() + " --checkpoint " +
+                              (folder / "imported.safetensors").string() + " --input " +
+                              (folder / "x.npy").string();
+  const auto csv = run_dlrun(predict + " --raw");
+  REQUIRE_MESSAGE(csv.exit_code == 0, csv.err);
+  const auto raw = run_dlrun(predict + " --raw --output " + (dir / "raw.npy").string());
+  REQUIRE_MESSAGE(raw.exit_code == 0, raw.err);
+  const auto classes = run_dlrun(predict + " --output " + (dir / "p.npy").string());
+  REQUIRE_MESSAGE(classes.exit_code == 0, classes.err);
+
+  const auto rows = parse_raw_csv(csv.out);
+  const dlrun::NpyArray raw_array = dlrun::read_npy_array(dir / "raw.npy", "output");
+  REQUIRE(raw_array.dtype == "<f4");
+  REQUIRE(raw_array.shape == std::vector<dlrun::Index>{static_cast<dlrun::Index>(rows.size()), 3});
+  std::vector<float> values(raw_array.bytes.size() / sizeof(float));
+  std::memcpy(values.data(), raw_array.bytes.data(), raw_array.bytes.size());
+  double worst = 0.0;
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    for (std::size_t j = 0; j < 3; ++j) worst = std::max(worst, std::abs(rows[i][j] - values[i * 3 + j]));
+  CHECK(worst <= 1e-7);  // the CSV's 9 significant digits of the same floats
+  // The final softmax is the probabilities: the same numbers, shape (N, 3).
+  const dlrun::NpyArray probabilities = dlrun::read_npy_array(dir / "p.npy", "output");
+  CHECK(probabilities.shape == raw_array.shape);
+  CHECK(probabilities.bytes.size() == raw_array.bytes.size());
 }
