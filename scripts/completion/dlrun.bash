@@ -5,7 +5,7 @@ _dlrun() {
   local cur prev command
   cur=${COMP_WORDS[COMP_CWORD]}
   prev=${COMP_WORDS[COMP_CWORD-1]}
-  local commands="train cv eval predict search generate summary check report"
+  local commands="train cv eval predict search generate prune summary check report"
   local common="--set --threads --quiet --help"
   if ((COMP_CWORD == 1)); then
     COMPREPLY=($(compgen -W "$commands --help --version" -- "$cur"))
@@ -16,7 +16,8 @@ _dlrun() {
     --split) COMPREPLY=($(compgen -W "test validation train" -- "$cur")); return ;;
     --format) COMPREPLY=($(compgen -W "idx csv npy" -- "$cur")); return ;;
     --strategy) COMPREPLY=($(compgen -W "grid random bayes" -- "$cur")); return ;;
-    --threads|--folds|--jobs|--trials|--outer-folds|--set|--prompt|--length|--temperature|--top-k|--seed) return ;;
+    --scope) COMPREPLY=($(compgen -W "global layer" -- "$cur")); return ;;
+    --threads|--folds|--jobs|--trials|--outer-folds|--set|--prompt|--length|--temperature|--top-k|--seed|--sparsity|--finetune-epochs) return ;;
     --checkpoint|--weights) COMPREPLY=($(compgen -f -X '!*.safetensors' -- "$cur") $(compgen -d -- "$cur")); return ;;
     --resume|--out) COMPREPLY=($(compgen -d -- "$cur")); return ;;
     --input|--output) COMPREPLY=($(compgen -f -- "$cur")); return ;;
@@ -29,6 +30,7 @@ _dlrun() {
     predict) flags="$common --checkpoint --input --format --output --raw" ;;
     search) flags="$common --out --jsonl --strategy --trials --jobs --resume --refit --outer-folds" ;;
     generate) flags="$common --checkpoint --prompt --length --temperature --top-k --seed" ;;
+    prune) flags="$common --out --jsonl --checkpoint --sparsity --scope --finetune-epochs" ;;
     summary) flags="$common --json" ;;
     check) flags="$common" ;;
     report) flags="--no-eval --threads --quiet --help" ;;
