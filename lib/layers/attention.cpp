@@ -15,13 +15,6 @@
 namespace dlrun {
 namespace {
 
-std::span<const float> view(const float* data, Index count) {
-  return {data, static_cast<std::size_t>(count)};
-}
-std::span<float> view(float* data, Index count) {
-  return {data, static_cast<std::size_t>(count)};
-}
-
 // Row i of a causal score matrix sees steps [0, i]; otherwise all T steps.
 Index visible(bool causal, Index i, Index t) {
   return causal ? i + 1 : t;

@@ -5,16 +5,6 @@
 #include "core/blas.hpp"
 
 namespace dlrun {
-namespace {
-
-std::span<const float> view(const float* data, Index count) {
-  return {data, static_cast<std::size_t>(count)};
-}
-std::span<float> view(float* data, Index count) {
-  return {data, static_cast<std::size_t>(count)};
-}
-
-}  // namespace
 
 Parameter make_parameter(std::string name, const Shape& shape, bool regularized) {
   Parameter parameter{std::move(name), Tensor(shape), Tensor(shape)};

@@ -3,11 +3,20 @@
 // PyTorch's nn.Linear layout and initialisation. Dense does the same for a whole layer.
 #pragma once
 
+#include <span>
 #include <string>
 
 #include "layers/layer.hpp"
 
 namespace dlrun {
+
+// `count` floats from `data` as a span, for the BLAS wrapper's span arguments on raw row blocks.
+inline std::span<const float> view(const float* data, Index count) {
+  return {data, static_cast<std::size_t>(count)};
+}
+inline std::span<float> view(float* data, Index count) {
+  return {data, static_cast<std::size_t>(count)};
+}
 
 // A parameter of `shape` with values and gradient zero; `regularized` is false for biases and norms
 // (l1, l2 and max_norm skip them).

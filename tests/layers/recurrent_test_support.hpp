@@ -11,6 +11,13 @@
 
 namespace dlrun::testing {
 
+// The recurrent layer types, and the gate blocks each stacks in weight_ih / weight_hh.
+inline const char* const kRecurrentTypes[] = {"simple_rnn", "lstm", "gru"};
+
+inline Index gate_count(const std::string& type) {
+  return type == "lstm" ? 4 : type == "gru" ? 3 : 1;
+}
+
 // Every case of tests/data/fixtures/layers/recurrent.json for `type`: output, input gradient and
 // every parameter gradient against PyTorch's, to 1e-4 relative (floor 1).
 inline void check_recurrent_fixtures(const std::string& type) {

@@ -15,18 +15,8 @@ using namespace dlrun;
 using testing::contains;
 using testing::message_of;
 
-namespace {
-
-const char* const kTypes[] = {"simple_rnn", "lstm", "gru"};
-
-Index gate_count(const std::string& type) {
-  return type == "lstm" ? 4 : type == "gru" ? 3 : 1;
-}
-
-}  // namespace
-
 TEST_CASE("recurrent: output shapes (N, T, D*H) with return_sequences, else (N, D*H)") {
-  for (const std::string type : kTypes) {
+  for (const std::string type : testing::kRecurrentTypes) {
     CAPTURE(type);
     Rng rng(1);
     CHECK(testing::build_layer(type, {{"units", 5}}, {1, 7, 3}, rng)->output_shape({4, 7, 3}) == Shape{4, 5});
@@ -71,9 +61,9 @@ TEST_CASE("recurrent: shape and option errors name the layer and the key") {
 }
 
 TEST_CASE("recurrent: PyTorch's parameter names, shapes and gate counts; biases not regularised") {
-  for (const std::string type : kTypes) {
+  for (const std::string type : testing::kRecurrentTypes) {
     CAPTURE(type);
-    const Index g = gate_count(type);
+    const Index g = testing::gate_count(type);
     Rng rng(2);
     auto layer = testing::build_layer(type, {{"units", 6}, {"bidirectional", true}}, {1, 4, 3}, rng);
     const std::vector<std::string> names{"weight_ih_l0",       "weight_hh_l0",         "bias_ih_l0",
@@ -113,7 +103,7 @@ TEST_CASE("recurrent: PyTorch's init, U(-1/sqrt(H), 1/sqrt(H)) for every weight 
 
 TEST_CASE("recurrent: a batch split across threads equals each sample run alone") {
   set_thread_count(2);
-  for (const std::string type : kTypes) {
+  for (const std::string type : testing::kRecurrentTypes) {
     for (const bool bidirectional : {false, true}) {
       CAPTURE(type);
       CAPTURE(bidirectional);
@@ -160,7 +150,7 @@ TEST_CASE("recurrent: a batch split across threads equals each sample run alone"
 }
 
 TEST_CASE("recurrent: without an input gradient, parameter gradients are unchanged") {
-  for (const std::string type : kTypes) {
+  for (const std::string type : testing::kRecurrentTypes) {
     CAPTURE(type);
     Rng init(6), same(6);
     auto full = testing::build_layer(type, {{"units", 4}}, {1, 5, 3}, init);
@@ -202,7 +192,7 @@ TEST_CASE("recurrent: in a model, names are <layer>.weight_ih_l0 and FLOPs count
 }
 
 TEST_CASE("recurrent: one step and one sample, both directions, pass the gradient check") {
-  for (const std::string type : kTypes) {
+  for (const std::string type : testing::kRecurrentTypes) {
     for (const Shape& shape : {Shape{1, 1, 3}, Shape{1, 4, 3}, Shape{3, 1, 2}}) {
       CAPTURE(type);
       CAPTURE(shape.to_string());

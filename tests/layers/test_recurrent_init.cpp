@@ -9,6 +9,7 @@
 
 #include "core/errors.hpp"
 #include "layers/conv_test_support.hpp"
+#include "layers/recurrent_test_support.hpp"
 #include "support/messages.hpp"
 
 using namespace dlrun;
@@ -16,12 +17,6 @@ using testing::contains;
 using testing::message_of;
 
 namespace {
-
-const char* const kTypes[] = {"simple_rnn", "lstm", "gru"};
-
-Index gate_count(const std::string& type) {
-  return type == "lstm" ? 4 : type == "gru" ? 3 : 1;
-}
 
 const Parameter& named(Layer& layer, const std::string& name) {
   for (const Parameter& p : layer.parameters()) {
@@ -53,13 +48,13 @@ TEST_CASE("recurrent init: pytorch is the default; an unknown value is a config 
 }
 
 TEST_CASE("recurrent init keras: weight_hh has orthonormal columns (Keras's (H, G*H) kernel, transposed)") {
-  for (const std::string type : kTypes) {
+  for (const std::string type : testing::kRecurrentTypes) {
     for (const bool bidirectional : {false, true}) {
       CAPTURE(type);
       CAPTURE(bidirectional);
       Rng rng(7);
       const Index h = 16;
-      const Index width = gate_count(type) * h;
+      const Index width = testing::gate_count(type) * h;
       auto layer = testing::build_layer(
           type, {{"units", h}, {"init", "keras"}, {"bidirectional", bidirectional}}, {1, 4, 5}, rng);
       for (const std::string name : {"weight_hh_l0", "weight_hh_l0_reverse"}) {
@@ -82,11 +77,11 @@ TEST_CASE("recurrent init keras: weight_hh has orthonormal columns (Keras's (H, 
 
 TEST_CASE(
     "recurrent init keras: weight_ih glorot_uniform over fans (F, G*H); biases 0, lstm's forget gate 1") {
-  for (const std::string type : kTypes) {
+  for (const std::string type : testing::kRecurrentTypes) {
     CAPTURE(type);
     Rng rng(9);
     const Index h = 32, f = 40;
-    const Index width = gate_count(type) * h;
+    const Index width = testing::gate_count(type) * h;
     auto layer = testing::build_layer(type, {{"units", h}, {"init", "keras"}}, {1, 4, f}, rng);
     const float limit = std::sqrt(6.0f / static_cast<float>(f + width));
     const auto w = named(*layer, "weight_ih_l0").value.values();

@@ -1,8 +1,12 @@
 #include "support/gradient_check.hpp"
 
+#include <doctest/doctest.h>
+
 #include <algorithm>
 #include <cmath>
 #include <sstream>
+
+#include "core/threads.hpp"
 
 namespace dlrun::testing {
 namespace {
@@ -177,6 +181,31 @@ GradientCheckReport check_layer_gradients(Layer& layer, const Shape& input_shape
     ++p;
   }
   return report;
+}
+
+Tensor check_same_for_thread_counts(Layer& layer, const Tensor& input, const Tensor& grad_output) {
+  const int threads = thread_count();
+  std::vector<Tensor> outputs, grads, parameter_grads;
+  for (const int count : {1, 2}) {
+    set_thread_count(count);
+    Rng rng(42);
+    Tensor output, grad_input;
+    for (Parameter& p : layer.parameters()) p.grad.zero();
+    layer.forward(input, output, ForwardContext{Mode::train, &rng});
+    layer.backward(input, output, grad_output, grad_input);
+    outputs.push_back(output);
+    grads.push_back(grad_input);
+    for (Parameter& p : layer.parameters()) parameter_grads.push_back(p.grad);
+  }
+  set_thread_count(threads);
+  const std::size_t count = layer.parameters().size();
+  for (std::size_t i = 0; i < count; ++i) {
+    CAPTURE(layer.parameters()[i].name);
+    CHECK(max_abs_difference(parameter_grads[i], parameter_grads[count + i]) == 0.0);
+  }
+  CHECK(max_abs_difference(outputs[0], outputs[1]) == 0.0);
+  CHECK(max_abs_difference(grads[0], grads[1]) == 0.0);
+  return outputs[0];
 }
 
 }  // namespace dlrun::testing

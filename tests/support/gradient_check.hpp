@@ -41,4 +41,9 @@ double max_abs_difference(const Tensor& a, const Tensor& b);
 // max |a-b| / max(|b|, 1) over elements
 double max_relative_difference(std::span<const float> a, std::span<const float> b);
 
+// Runs forward (Mode::train, rng seeded 42) and backward with 1 and then 2 threads and checks that
+// the output, the input gradient and every parameter gradient are bit-identical. Returns the
+// output (for further checks); restores the thread count.
+Tensor check_same_for_thread_counts(Layer& layer, const Tensor& input, const Tensor& grad_output);
+
 }  // namespace dlrun::testing
