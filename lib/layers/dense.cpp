@@ -1,9 +1,8 @@
 #include "layers/dense.hpp"
 
-#include <cmath>
-
 #include "core/blas.hpp"
 #include "core/errors.hpp"
+#include "layers/linear_map.hpp"
 
 namespace dlrun {
 namespace {
@@ -18,18 +17,9 @@ namespace {
 Dense::Dense(const DenseSpec& spec, Index in_features, std::string name, Rng& rng)
     : spec_(spec), in_features_(in_features), name_(std::move(name)) {
   require(spec_.units >= 1 && in_features_ >= 1, "dense: units and in_features must be >= 1");
-  // kaiming_uniform(a=sqrt(5)) gives bound = gain * sqrt(3 / fan_in) with gain = sqrt(2 / (1 + 5)),
-  // i.e. 1 / sqrt(fan_in); PyTorch uses the same bound for the bias.
-  const float bound = 1.0f / std::sqrt(static_cast<float>(in_features_));
-  Parameter weight{"weight", Tensor({spec_.units, in_features_}), Tensor({spec_.units, in_features_})};
-  rng.fill_uniform(weight.value.values(), -bound, bound);
-  parameters_.push_back(std::move(weight));
-  if (spec_.bias) {
-    Parameter bias{"bias", Tensor({spec_.units}), Tensor({spec_.units})};
-    bias.regularized = false;
-    rng.fill_uniform(bias.value.values(), -bound, bound);
-    parameters_.push_back(std::move(bias));
-  }
+  parameters_.push_back(make_parameter("weight", {spec_.units, in_features_}, true));
+  if (spec_.bias) parameters_.push_back(make_parameter("bias", {spec_.units}, false));
+  init_linear_uniform(weight(), spec_.bias ? &bias() : nullptr, rng);
 }
 
 Index Dense::row_count(const Shape& input) {
