@@ -59,6 +59,10 @@ void gather_inputs(const Dataset& dataset, std::span<const Index> rows, const In
 void gather_labels(const Dataset& dataset, std::span<const Index> rows, std::vector<std::int32_t>& labels);
 void gather_targets(const Dataset& dataset, std::span<const Index> rows, Tensor& targets);
 
+// `rows` grouped by class label (one example, one label): groups[label] in the order of `rows`;
+// classes without rows give empty groups.
+std::vector<std::vector<Index>> rows_by_label(const Dataset& dataset, std::span<const Index> rows);
+
 // Stratified (by label when classification) split of `rows` into (train, held_out), held_out
 // being round(fraction * n) rows; deterministic given rng. For time-series data the held-out rows
 // are the last ones of `rows` (taken in time order) and nothing is shuffled: validating on the

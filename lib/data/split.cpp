@@ -38,6 +38,17 @@ std::vector<Index> proportional_counts(const std::vector<std::vector<Index>>& gr
 
 }  // namespace
 
+std::vector<std::vector<Index>> rows_by_label(const Dataset& dataset, std::span<const Index> rows) {
+  std::vector<std::vector<Index>> groups(dataset.class_names.size());
+  for (const Index row : rows) {
+    require(row >= 0 && row < dataset.size(), "rows_by_label: row out of range");
+    const auto label = static_cast<std::size_t>(dataset.labels[static_cast<std::size_t>(row)]);
+    if (label >= groups.size()) groups.resize(label + 1);
+    groups[label].push_back(row);
+  }
+  return groups;
+}
+
 Split split_rows(const Dataset& dataset, std::span<const Index> rows, double fraction, Rng& rng) {
   const Index n = static_cast<Index>(rows.size());
   const Index total = held_out_count(n, fraction);
@@ -52,13 +63,7 @@ Split split_rows(const Dataset& dataset, std::span<const Index> rows, double fra
   }
   // Stratify only when each example has one class label (not for per-step text labels).
   if (dataset.is_classification() && dataset.labels_per_sample == 1) {
-    std::vector<std::vector<Index>> groups(dataset.class_names.size());
-    for (const Index row : rows) {
-      require(row >= 0 && row < dataset.size(), "split_rows: row out of range");
-      const auto label = static_cast<std::size_t>(dataset.labels[static_cast<std::size_t>(row)]);
-      if (label >= groups.size()) groups.resize(label + 1);
-      groups[label].push_back(row);
-    }
+    std::vector<std::vector<Index>> groups = rows_by_label(dataset, rows);
     const std::vector<Index> counts = proportional_counts(groups, n, total);
     for (std::size_t g = 0; g < groups.size(); ++g) {
       rng.shuffle(groups[g]);

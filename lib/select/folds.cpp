@@ -16,13 +16,7 @@ bool stratifies(const Dataset& dataset, const CvConfig& cv) {
 // The rows grouped by class (absent classes dropped), each group in the order of `rows`.
 std::vector<std::vector<Index>> rows_by_class(const Dataset& dataset, std::span<const Index> rows,
                                               std::vector<std::size_t>& class_of_group) {
-  std::vector<std::vector<Index>> groups(dataset.class_names.size());
-  for (const Index row : rows) {
-    require(row >= 0 && row < dataset.size(), "assign_folds: row out of range");
-    const auto label = static_cast<std::size_t>(dataset.labels[static_cast<std::size_t>(row)]);
-    if (label >= groups.size()) groups.resize(label + 1);
-    groups[label].push_back(row);
-  }
+  std::vector<std::vector<Index>> groups = rows_by_label(dataset, rows);
   std::vector<std::vector<Index>> present;
   for (std::size_t label = 0; label < groups.size(); ++label) {
     if (groups[label].empty()) continue;
