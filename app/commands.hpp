@@ -53,6 +53,9 @@ struct SearchCommandOptions {
   std::filesystem::path resume;
   bool refit = false;
   int outer_folds = 0;
+  std::filesystem::path journal;  // --journal DIR: a search shared by workers
+  bool worker = false;            // --worker: take and train trials of --journal DIR
+  double lease = 60.0;            // --lease SECONDS: a worker's claim lapses without heartbeats
 };
 
 struct ReportOptions {

@@ -97,6 +97,17 @@ int main(int argc, char** argv) {
       ->add_option("--outer-folds", search_options.outer_folds,
                    "nested cross-validation: outer folds around the whole search")
       ->check(CLI::Range(2, 100));
+  CLI::Option* journal =
+      search->add_option("--journal", search_options.journal,
+                         "a search shared by workers in this folder: alone, creates it; with --worker, takes "
+                         "trials from it");
+  journal->excludes("--resume")->excludes("--out");
+  search->add_flag("--worker", search_options.worker, "train trials of the --journal search until none is left")
+      ->needs(journal);
+  search
+      ->add_option("--lease", search_options.lease,
+                   "seconds after which a silent worker's trial goes to another (default 60)")
+      ->check(CLI::PositiveNumber);
 
   CLI::App* generate = app.add_subcommand("generate", "sample text from a character language model");
   generate->footer(

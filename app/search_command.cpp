@@ -1,11 +1,15 @@
 // dlrun search: flags, console output and the log file around lib/select's run_search (which owns
-// the search directory, the journal, the trials and the outputs).
+// the search directory, the journal, the trials and the outputs) or, with --journal, run_search_worker.
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
 
 #include "app/commands.hpp"
 #include "app/config_loading.hpp"
 #include "app/console.hpp"
 #include "select/search.hpp"
+#include "select/search_worker.hpp"
+#include "select/worker_queue.hpp"
 
 namespace dlrun::app {
 
@@ -32,8 +36,26 @@ int run_search(const CommonOptions& common, const SearchCommandOptions& options)
     add_log_file(directory / "log.txt");
     install_stop_handlers();
   };
-  const SearchOutcome outcome = dlrun::run_search(config, search);
-  if (outcome.exit_code == 130) {
+  SearchOutcome outcome;
+  if (!options.journal.empty()) {
+    WorkerOptions worker{options.journal, options.worker, options.lease};
+    // Each worker logs to a file of its own: workers/<host>-<pid>.log.
+    search.on_directory = [](const std::filesystem::path& directory) {
+      std::string name = WorkerIdentity::of_this_process().id;
+      std::replace(name.begin(), name.end(), ':', '-');
+      std::error_code error;  // add_log_file reports a folder it cannot write to
+      std::filesystem::create_directories(directory / "workers", error);
+      add_log_file(directory / "workers" / (name + ".log"));
+      install_stop_handlers();
+    };
+    outcome = run_search_worker(config, search, worker);
+  } else {
+    outcome = dlrun::run_search(config, search);
+  }
+  if (outcome.exit_code == 130 && options.worker) {
+    spdlog::warn("interrupted: the running trials go back to the other workers of {}",
+                 outcome.directory.string());
+  } else if (outcome.exit_code == 130) {
     spdlog::warn("interrupted: finished trials are in the journal; continue with --resume {}",
                  outcome.directory.string());
   } else if (outcome.exit_code != 0) {

@@ -56,9 +56,10 @@ void check_combination(const Config& config) {
   }
 }
 
-// The resolved tree without search.trials (a resumed search may raise it) and threads (--threads).
-std::string comparable_config(Node tree) {
-  if (Node* search = tree.find("search")) search->erase("trials");
+// The resolved tree without threads (--threads) and, when a resumed search may raise it,
+// search.trials.
+std::string comparable_config(Node tree, bool without_trials) {
+  if (Node* search = tree.find("search"); search && without_trials) search->erase("trials");
   tree.erase("threads");
   return to_yaml(tree);
 }
@@ -115,15 +116,14 @@ double sample_stddev(const std::vector<double>& values) {
 
 }  // namespace
 
-SearchOutcome run_search(const Config& config, const SearchOptions& options) {
-  const auto started = std::chrono::steady_clock::now();
+SearchSpace checked_search_space(const Config& config, const SearchOptions& options) {
   const SearchConfig& search = config.search;
   if (search.space.is_null()) {
     throw ConfigError(config.file.string() +
                       ": search.space is required: a mapping of override paths to "
                       "distributions (see docs/search.md)");
   }
-  const SearchSpace space = parse_search_space(search.space);
+  SearchSpace space = parse_search_space(search.space);
   check_combination(config);
   if (options.outer_folds > 0 && options.refit) {
     throw ConfigError(
@@ -141,6 +141,24 @@ SearchOutcome run_search(const Config& config, const SearchOptions& options) {
     check_metric(config, !base->data.validation.empty());
     check_space_applies(space, config.tree, config.file, &base->data);
   }
+  return space;
+}
+
+void check_same_search_config(const Config& config, const fs::path& directory, bool trials_may_differ) {
+  const std::string saved = read_text(directory / "config.yaml");
+  const Node saved_tree = parse_yaml(saved, (directory / "config.yaml").string());
+  if (comparable_config(saved_tree, trials_may_differ) != comparable_config(config.tree, trials_may_differ)) {
+    throw ConfigError(
+        config.file.string() + ": differs from the config of the search in " + directory.string() +
+        (trials_may_differ ? " (only search.trials may change on resume)"
+                           : " (every worker must run the same config; only --threads may differ)"));
+  }
+}
+
+SearchOutcome run_search(const Config& config, const SearchOptions& options) {
+  const auto started = std::chrono::steady_clock::now();
+  const SearchConfig& search = config.search;
+  const SearchSpace space = checked_search_space(config, options);
   const auto strategy = make_strategy(search, space, config.seed);
 
   // The directory: a new one, or the one being resumed (same config, same space).
@@ -151,12 +169,7 @@ SearchOutcome run_search(const Config& config, const SearchOptions& options) {
     if (!fs::is_directory(outcome.directory)) {
       throw DataError(outcome.directory.string() + ": no such search directory");
     }
-    const std::string saved = read_text(outcome.directory / "config.yaml");
-    const Node saved_tree = parse_yaml(saved, (outcome.directory / "config.yaml").string());
-    if (comparable_config(saved_tree) != comparable_config(config.tree)) {
-      throw ConfigError(config.file.string() + ": differs from the config of the search in " +
-                        outcome.directory.string() + " (only search.trials may change on resume)");
-    }
+    check_same_search_config(config, outcome.directory, true);
     remove_stale_temporaries(outcome.directory);
     mark_incomplete(outcome.directory);
   } else {
@@ -259,6 +272,7 @@ SearchOutcome run_search(const Config& config, const SearchOptions& options) {
   }
   summary["status"] = status;
   summary["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (options.summary_extra.is_object()) summary.update(options.summary_extra);
   write_run_summary(directory, summary.dump(2) + "\n");
   return outcome;
 }

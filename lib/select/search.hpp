@@ -12,6 +12,7 @@
 
 #include "config/config.hpp"
 #include "select/search_runner.hpp"
+#include "select/search_space.hpp"
 
 namespace dlrun {
 
@@ -29,6 +30,9 @@ struct SearchOptions {
   std::function<void(const nlohmann::json&)> on_trial;
   // Called once the directory exists, before any trial (where the caller opens its log file).
   std::function<void(const std::filesystem::path&)> on_directory;
+  // Merged into the summary just before summary.json is written (search workers: "workers",
+  // "seconds" over all of them).
+  nlohmann::json summary_extra;
 };
 
 struct SearchOutcome {
@@ -40,5 +44,15 @@ struct SearchOutcome {
 // Throws ConfigError for a bad space, metric or strategy/scheduler combination (before any
 // directory is created), DataError for a bad journal, OutputError when files cannot be written.
 SearchOutcome run_search(const Config& config, const SearchOptions& options);
+
+// The space of config.search, checked before any directory exists: the space itself, the metric,
+// the strategy/scheduler combination, --refit/--outer-folds, and every value of the space set
+// alone into the config. Throws ConfigError.
+SearchSpace checked_search_space(const Config& config, const SearchOptions& options);
+
+// Throws ConfigError unless `directory`'s config.yaml holds `config` (threads aside, and
+// search.trials aside when `trials_may_differ`); DataError when there is none to read.
+void check_same_search_config(const Config& config, const std::filesystem::path& directory,
+                              bool trials_may_differ);
 
 }  // namespace dlrun

@@ -10,11 +10,10 @@
 #include "train/early_stopping.hpp"
 
 namespace dlrun {
-namespace {
 
 namespace fs = std::filesystem;
 
-std::string describe(const SearchSpace& space, const TrialRecord& record, const std::string& metric) {
+std::string describe_trial(const SearchSpace& space, const TrialRecord& record, const std::string& metric) {
   std::string text = "trial " + std::to_string(record.trial);
   for (std::size_t d = 0; d < space.dimensions.size(); ++d) {
     text += " " + space.dimensions[d].path + "=" + value_text(space.dimensions[d], record.point[d]);
@@ -29,9 +28,12 @@ std::string describe(const SearchSpace& space, const TrialRecord& record, const 
   return text;
 }
 
-// Retrains `config` (the best point) on train + validation for the epochs its trial found best,
-
-}  // namespace
+nlohmann::json search_journal_header(const Config& config, const SearchSpace& space) {
+  return {{"strategy", config.search.strategy},
+          {"seed", config.seed},
+          {"metric", config.search.metric},
+          {"space", space.paths()}};
+}
 
 OneSearch search_in_directory(const Config& config, const SearchSpace& space, Strategy& strategy,
                               const fs::path& directory, bool resume, const EvaluatorSettings& settings,
@@ -45,10 +47,7 @@ OneSearch search_in_directory(const Config& config, const SearchSpace& space, St
   if (resume) journaled = read_journal(directory / kJournalFile);
   Journal journal(directory / kJournalFile);
   if (!journaled) {
-    journal.header({{"strategy", search.strategy},
-                    {"seed", config.seed},
-                    {"metric", search.metric},
-                    {"space", space.paths()}});
+    journal.header(search_journal_header(config, space));
   }
   log("search " + directory.string() + ": " + search.strategy + ", " +
       std::to_string(strategy.trial_count()) + " trials, " + search.metric + " (" +
@@ -77,7 +76,7 @@ OneSearch search_in_directory(const Config& config, const SearchSpace& space, St
     if (!record.replayed) journal.finished(record, params_json(space, record.point));
     finished_so_far[static_cast<std::size_t>(record.trial - 1)] = record;
     write_text_atomic(directory / "trials.csv", trials_csv(space, search.metric, finished_so_far));
-    log((record.replayed ? "(journal) " : "") + describe(space, record, search.metric));
+    log((record.replayed ? "(journal) " : "") + describe_trial(space, record, search.metric));
     if (options.on_trial) {
       const double metric = record.outcome.metric;
       nlohmann::json line = {
@@ -121,7 +120,7 @@ OneSearch search_in_directory(const Config& config, const SearchSpace& space, St
                        {"params", params_json(space, record.point)}};
     const Config best_config = config_for_point(space, record.point, config.tree, config.file);
     write_text_atomic(directory / "best.yaml", to_yaml(best_config.tree));
-    log("best: " + describe(space, record, search.metric));
+    log("best: " + describe_trial(space, record, search.metric));
   } else {
     summary["best"] = nullptr;
   }

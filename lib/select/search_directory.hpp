@@ -30,4 +30,10 @@ OneSearch search_in_directory(const Config& config, const SearchSpace& space, St
                               const EvaluatorSettings& settings, const SearchOptions& options,
                               const std::string& log_prefix);
 
+// The journal's first line for a search of `config` over `space` (Journal::header adds "event").
+nlohmann::json search_journal_header(const Config& config, const SearchSpace& space);
+
+// "trial 3 optimizer.lr=0.01 ...: val_accuracy=0.97 after 20 epochs" (or the failure), for logs.
+std::string describe_trial(const SearchSpace& space, const TrialRecord& record, const std::string& metric);
+
 }  // namespace dlrun
