@@ -102,7 +102,8 @@ int main(int argc, char** argv) {
                          "a search shared by workers in this folder: alone, creates it; with --worker, takes "
                          "trials from it");
   journal->excludes("--resume")->excludes("--out");
-  search->add_flag("--worker", search_options.worker, "train trials of the --journal search until none is left")
+  search
+      ->add_flag("--worker", search_options.worker, "train trials of the --journal search until none is left")
       ->needs(journal);
   search
       ->add_option("--lease", search_options.lease,

@@ -17,9 +17,9 @@ _dlrun() {
     --format) COMPREPLY=($(compgen -W "idx csv npy" -- "$cur")); return ;;
     --strategy) COMPREPLY=($(compgen -W "grid random bayes" -- "$cur")); return ;;
     --scope) COMPREPLY=($(compgen -W "global layer" -- "$cur")); return ;;
-    --threads|--folds|--jobs|--trials|--outer-folds|--set|--prompt|--length|--temperature|--top-k|--seed|--sparsity|--finetune-epochs) return ;;
+    --threads|--folds|--jobs|--trials|--outer-folds|--lease|--set|--prompt|--length|--temperature|--top-k|--seed|--sparsity|--finetune-epochs) return ;;
     --checkpoint|--weights) COMPREPLY=($(compgen -f -X '!*.safetensors' -- "$cur") $(compgen -d -- "$cur")); return ;;
-    --resume|--out) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+    --resume|--out|--journal) COMPREPLY=($(compgen -d -- "$cur")); return ;;
     --input|--output) COMPREPLY=($(compgen -f -- "$cur")); return ;;
   esac
   local flags
@@ -28,7 +28,7 @@ _dlrun() {
     cv) flags="$common --out --jsonl --folds --jobs" ;;
     eval) flags="$common --checkpoint --split" ;;
     predict) flags="$common --checkpoint --input --format --output --raw" ;;
-    search) flags="$common --out --jsonl --strategy --trials --jobs --resume --refit --outer-folds" ;;
+    search) flags="$common --out --jsonl --strategy --trials --jobs --resume --refit --outer-folds --journal --worker --lease" ;;
     generate) flags="$common --checkpoint --prompt --length --temperature --top-k --seed" ;;
     prune) flags="$common --out --jsonl --checkpoint --sparsity --scope --finetune-epochs" ;;
     summary) flags="$common --json" ;;
