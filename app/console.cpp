@@ -31,6 +31,10 @@ void setup_console(bool quiet) {
   spdlog::set_default_logger(logger);
 }
 
+void silence_console_but_errors() {
+  spdlog::set_level(spdlog::level::err);
+}
+
 void add_log_file(const std::filesystem::path& path) {
   log_file_sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(path.string());
   log_file_sink->set_pattern("%Y-%m-%d %H:%M:%S.%e %l %v");

@@ -11,6 +11,8 @@
 namespace dlrun::app {
 
 void setup_console(bool quiet);
+// Ranks other than 0 of an MPI run: errors only (rank 0 speaks for the run).
+void silence_console_but_errors();
 // Also writes the log to `path` (the run directory's log.txt).
 void add_log_file(const std::filesystem::path& path);
 void remove_log_file();

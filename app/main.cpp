@@ -9,8 +9,22 @@
 #include "app/console.hpp"
 #include "core/errors.hpp"
 #include "core/version.hpp"
+#include "dist/communicator.hpp"
 
 namespace {
+
+// The error line and exit code. Under mpirun, one rank failing would leave the others waiting in a
+// collective forever: the line names the rank, and MPI_Abort ends every rank with the code.
+int fail(const std::string& message, int exit_code) {
+  dlrun::Communicator& world = dlrun::world();
+  if (!world.distributed()) {
+    dlrun::app::print_error(message);
+    return exit_code;
+  }
+  dlrun::app::print_error("rank " + std::to_string(world.rank()) + ": " + message);
+  world.abort(exit_code);
+  return exit_code;
+}
 
 void add_common(CLI::App* command, dlrun::app::CommonOptions& common, bool trains) {
   command->add_option("config", common.config, "YAML config file")->required();
@@ -176,6 +190,7 @@ int main(int argc, char** argv) {
 
   try {
     dlrun::app::setup_console(common.quiet);
+    if (!dlrun::world().is_root()) dlrun::app::silence_console_but_errors();
     if (*train) return dlrun::app::run_train(common, train_options);
     if (*cv) return dlrun::app::run_cv(common, cv_options);
     if (*search) return dlrun::app::run_search(common, search_options);
@@ -187,14 +202,11 @@ int main(int argc, char** argv) {
     if (*report) return dlrun::app::run_report(report_options);
     if (*check) return dlrun::app::run_check(common);
   } catch (const dlrun::DlrunError& error) {
-    dlrun::app::print_error(error.what());
-    return error.exit_code();
+    return fail(error.what(), error.exit_code());
   } catch (const std::bad_alloc&) {
-    dlrun::app::print_error("out of memory");
-    return 1;
+    return fail("out of memory", 1);
   } catch (const std::exception& error) {
-    dlrun::app::print_error(std::string("internal error: ") + error.what());
-    return 1;
+    return fail(std::string("internal error: ") + error.what(), 1);
   }
   return 0;
 }
