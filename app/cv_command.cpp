@@ -9,10 +9,12 @@
 #include "app/commands.hpp"
 #include "app/config_loading.hpp"
 #include "app/console.hpp"
+#include "app/rank_zero_farm.hpp"
 #include "config/emit.hpp"
 #include "core/threads.hpp"
 #include "io/files.hpp"
 #include "select/cross_validation.hpp"
+#include "select/distributed_search.hpp"
 
 namespace dlrun::app {
 namespace {
@@ -103,6 +105,14 @@ int run_cv(const CommonOptions& common, const CvCommandOptions& options) {
   apply_threads(config);
   // Everything is read and checked before the cv directory exists: the data, the folds, and one
   // fold's experiment (model, loss, optimizer against the data).
+  // Under mpirun: rank 0 writes the cv directory and hands folds to the other ranks, which only train.
+  Communicator& world = dlrun::world();
+  if (world.distributed() && !world.is_root()) {
+    install_stop_handlers();
+    serve_cv_folds(config, world, &stop_flag());
+    return 0;
+  }
+  RankZeroFarm farm(world);
   const CvData data = load_cv_data(config);
   const auto folds = make_folds(*data.dataset, data.rows, config.cv, config.seed);
   prepare_experiment(config, fold_data(config, data, folds.front()));
@@ -113,14 +123,19 @@ int run_cv(const CommonOptions& common, const CvCommandOptions& options) {
   fs::remove(cv_dir / kCheckpointsFolder);  // made for runs; a cv directory holds no checkpoints
   add_log_file(cv_dir / "log.txt");
   write_text_atomic(cv_dir / "config.yaml", to_yaml(config.tree));
-  const int jobs = static_cast<int>(std::clamp<Index>(options.jobs, 1, static_cast<Index>(folds.size())));
-  spdlog::info("cv {}: {} rows, {} folds x {} repeats{}; {} at a time, {} threads", cv_dir.string(),
+  const int jobs =
+      farm.get() ? std::min(world.size() - 1, static_cast<int>(folds.size()))
+                 : static_cast<int>(std::clamp<Index>(options.jobs, 1, static_cast<Index>(folds.size())));
+  spdlog::info("cv {}: {} rows, {} folds x {} repeats{}; {} at a time{}, {} threads", cv_dir.string(),
                data.rows.size(), config.cv.folds, config.cv.repeats,
-               config.cv.stratified ? ", stratified" : "", jobs, jobs > 1 ? 1 : thread_count());
+               config.cv.stratified ? ", stratified" : "", jobs,
+               farm.get() ? " (MPI ranks 1-" + std::to_string(world.size() - 1) + ")" : "",
+               jobs > 1 && !farm.get() ? 1 : thread_count());
   if (config.data.test) spdlog::info("the test set is not used: each fold is evaluated on its held-out rows");
 
   CvOptions cv_options;
   cv_options.jobs = jobs;
+  cv_options.farm = farm.get();
   cv_options.stop_flag = &stop_flag();
   std::size_t finished = 0;
   cv_options.on_fold_end = [&](const FoldResult& fold) {

@@ -7,6 +7,8 @@
 #include "app/commands.hpp"
 #include "app/config_loading.hpp"
 #include "app/console.hpp"
+#include "app/rank_zero_farm.hpp"
+#include "select/distributed_search.hpp"
 #include "select/search.hpp"
 #include "select/search_worker.hpp"
 #include "select/worker_queue.hpp"
@@ -23,7 +25,24 @@ int run_search(const CommonOptions& common, const SearchCommandOptions& options)
     spdlog::warn("--trials is ignored by the grid strategy: it runs every point of the grid");
   }
 
+  // Under mpirun: rank 0 runs the search and hands trials to the other ranks, which only train.
+  Communicator& world = dlrun::world();
+  if (world.distributed()) {
+    if (!options.journal.empty()) {
+      throw ConfigError(
+          "--journal: search workers share a journal without MPI; under mpirun, rank 0 hands "
+          "out the trials (use one or the other)");
+    }
+    if (!world.is_root()) {
+      install_stop_handlers();
+      serve_search_trials(config, world, &stop_flag());
+      return 0;
+    }
+  }
+  RankZeroFarm farm(world);
+
   SearchOptions search;
+  search.farm = farm.get();
   search.out = common.out;
   search.resume = options.resume;
   search.jobs = options.jobs;

@@ -8,6 +8,7 @@
 #include "core/errors.hpp"
 #include "core/random.hpp"
 #include "core/threads.hpp"
+#include "dist/task_farm.hpp"
 #include "train/experiment.hpp"
 
 namespace dlrun {
@@ -98,6 +99,69 @@ void summarize_folds(const std::vector<FoldResult>& folds, MetricValues& mean, M
   }
 }
 
+namespace {
+
+nlohmann::json metrics_json(const MetricValues& values) {
+  nlohmann::json list = nlohmann::json::array();  // pairs, to keep the report order
+  for (const auto& [name, value] : values) {
+    list.push_back({name, std::isfinite(value) ? nlohmann::json(value) : nlohmann::json(nullptr)});
+  }
+  return list;
+}
+
+MetricValues metrics_from_json(const nlohmann::json& list) {
+  MetricValues values;
+  for (const auto& pair : list) {
+    const nlohmann::json& value = pair.at(1);
+    values.emplace_back(pair.at(0).get<std::string>(),
+                        value.is_number() ? value.get<double>() : std::numeric_limits<double>::quiet_NaN());
+  }
+  return values;
+}
+
+}  // namespace
+
+nlohmann::json fold_result_json(const FoldResult& fold) {
+  return {{"repeat", fold.repeat},
+          {"fold", fold.fold},
+          {"train_rows", fold.train_rows},
+          {"validation_rows", fold.validation_rows},
+          {"held_out_rows", fold.held_out_rows},
+          {"seed", fold.seed},
+          {"status", fold.run.status},
+          {"error", fold.run.error},
+          {"early_stopping_reason", fold.run.early_stopping_reason},
+          {"epochs", fold.run.epochs},
+          {"best_epoch", fold.run.best_epoch},
+          {"seconds", fold.run.seconds},
+          {"seconds_per_epoch", fold.run.seconds_per_epoch},
+          {"train", metrics_json(fold.run.train)},
+          {"validation", metrics_json(fold.run.validation)},
+          {"test", metrics_json(fold.run.test)}};
+}
+
+FoldResult fold_result_from_json(const nlohmann::json& json) {
+  FoldResult fold;
+  fold.repeat = json.at("repeat").get<Index>();
+  fold.fold = json.at("fold").get<Index>();
+  fold.train_rows = json.at("train_rows").get<Index>();
+  fold.validation_rows = json.at("validation_rows").get<Index>();
+  fold.held_out_rows = json.at("held_out_rows").get<Index>();
+  fold.seed = json.at("seed").get<std::uint64_t>();
+  RunResult& run = fold.run;
+  run.status = json.at("status").get<std::string>();
+  run.error = json.at("error").get<std::string>();
+  run.early_stopping_reason = json.at("early_stopping_reason").get<std::string>();
+  run.epochs = json.at("epochs").get<Index>();
+  run.best_epoch = json.at("best_epoch").get<Index>();
+  run.seconds = json.at("seconds").get<double>();
+  run.seconds_per_epoch = json.at("seconds_per_epoch").get<double>();
+  run.train = metrics_from_json(json.at("train"));
+  run.validation = metrics_from_json(json.at("validation"));
+  run.test = metrics_from_json(json.at("test"));
+  return fold;
+}
+
 CvResult cross_validate(const Config& config, const CvData& data, const CvOptions& options) {
   const auto started = std::chrono::steady_clock::now();
   CvResult result;
@@ -108,18 +172,30 @@ CvResult cross_validate(const Config& config, const CvData& data, const CvOption
   std::vector<std::optional<FoldResult>> done(folds.size());
   std::mutex mutex;
   std::atomic<bool> stop_rest{false};
-  run_tasks(static_cast<Index>(folds.size()), options.jobs, [&](Index i) {
-    if (stop_rest.load()) return;
-    FoldResult fold = run_fold(config, data, folds[static_cast<std::size_t>(i)], options.stop_flag);
-    std::lock_guard lock(mutex);
+  auto finished = [&](std::size_t i, FoldResult fold) {
     if (fold.run.status == "diverged" || fold.run.status == "interrupted") {
       stop_rest.store(true);
       // A divergence outranks an interruption: it is the one to report.
       if (result.status != "diverged") result.status = fold.run.status;
     }
     if (options.on_fold_end) options.on_fold_end(fold);
-    done[static_cast<std::size_t>(i)] = std::move(fold);
-  });
+    done[i] = std::move(fold);
+  };
+  if (options.farm) {
+    std::vector<nlohmann::json> tasks;
+    for (std::size_t i = 0; i < folds.size(); ++i) tasks.push_back({{"fold", i}});
+    options.farm->run(
+        tasks,
+        [&](std::size_t) { return !stop_rest.load() && !(options.stop_flag && options.stop_flag->load()); },
+        [&](std::size_t i, const nlohmann::json& answer) { finished(i, fold_result_from_json(answer)); });
+  } else {
+    run_tasks(static_cast<Index>(folds.size()), options.jobs, [&](Index i) {
+      if (stop_rest.load()) return;
+      FoldResult fold = run_fold(config, data, folds[static_cast<std::size_t>(i)], options.stop_flag);
+      std::lock_guard lock(mutex);
+      finished(static_cast<std::size_t>(i), std::move(fold));
+    });
+  }
   for (auto& fold : done) {
     if (fold) result.folds.push_back(std::move(*fold));
   }

@@ -52,8 +52,18 @@ LoadedData fold_data(const Config& config, const CvData& data, const Fold& fold)
 FoldResult run_fold(const Config& config, const CvData& data, const Fold& fold,
                     const std::atomic<bool>* stop_flag = nullptr);
 
+class TaskFarm;  // dist/task_farm.hpp
+
+// A FoldResult as a rank sends it back under MPI (without the transform, which stays on that rank)
+// and back; numbers round-trip exactly.
+nlohmann::json fold_result_json(const FoldResult& fold);
+FoldResult fold_result_from_json(const nlohmann::json& json);  // throws nlohmann::json::exception
+
 struct CvOptions {
   int jobs = 1;  // folds trained at once (run_tasks: each on one thread; same results as 1)
+  // Under MPI (rank 0): each fold ({"fold": index in make_folds' order}) is trained by the next free
+  // rank of the farm (lib/select/distributed_search serves them); jobs is then ignored.
+  TaskFarm* farm = nullptr;
   const std::atomic<bool>* stop_flag = nullptr;
   // Called as each fold ends (serialised; in completion order, which with jobs > 1 varies).
   std::function<void(const FoldResult&)> on_fold_end;

@@ -8,14 +8,6 @@
 namespace dlrun {
 namespace {
 
-nlohmann::json number_or_null(double value) {
-  return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json(nullptr);
-}
-
-double number_from(const nlohmann::json& value) {
-  return value.is_number() ? value.get<double>() : std::numeric_limits<double>::quiet_NaN();
-}
-
 // Folds one journal line into `contents`. Throws DataError at `where`.
 void apply_line(JournalContents& contents, const std::string& line, const Location& where) {
   const nlohmann::json entry = nlohmann::json::parse(line, nullptr, false);
@@ -42,15 +34,7 @@ void apply_line(JournalContents& contents, const std::string& line, const Locati
       JournalContents::Finished finished;
       finished.point = entry.at("point").get<Point>();
       finished.worker = entry.value("worker", "");
-      TrialOutcome& outcome = finished.outcome;
-      outcome.status = entry.at("status").get<std::string>();
-      outcome.metric = number_from(entry.at("metric"));
-      outcome.epochs = entry.at("epochs").get<Index>();
-      outcome.new_epochs = entry.at("new_epochs").get<Index>();
-      outcome.best_epoch = entry.at("best_epoch").get<Index>();
-      outcome.seconds = entry.at("seconds").get<double>();
-      outcome.error = entry.at("error").get<std::string>();
-      outcome.exit_code = entry.value("exit_code", 0);
+      finished.outcome = outcome_from_json(entry);
       contents.finished[{entry.at("trial").get<Index>(), entry.at("budget").get<Index>()}] = finished;
     } else if (event == "alive") {
       double& until = contents.alive[entry.at("worker").get<std::string>()];
@@ -84,20 +68,12 @@ void Journal::started(Index trial, Index budget, const Point& point, const nlohm
 }
 
 void Journal::finished(const TrialRecord& record, const nlohmann::json& params, const std::string& worker) {
-  const TrialOutcome& outcome = record.outcome;
   nlohmann::json line{{"event", "finish"},
                       {"trial", record.trial},
                       {"budget", record.budget},
                       {"point", record.point},
-                      {"params", params},
-                      {"status", outcome.status},
-                      {"metric", number_or_null(outcome.metric)},
-                      {"epochs", outcome.epochs},
-                      {"new_epochs", outcome.new_epochs},
-                      {"best_epoch", outcome.best_epoch},
-                      {"seconds", outcome.seconds},
-                      {"error", outcome.error},
-                      {"exit_code", outcome.exit_code}};
+                      {"params", params}};
+  line.update(outcome_json(record.outcome));
   if (!worker.empty()) line["worker"] = worker;
   append_line(path_, line.dump(), true);
 }

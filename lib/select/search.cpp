@@ -47,8 +47,13 @@ void check_metric(const Config& config, bool has_validation) {
   }
 }
 
-void check_combination(const Config& config) {
+void check_combination(const Config& config, const SearchOptions& options) {
   const SearchConfig& search = config.search;
+  if (options.farm && search.scheduler.type != "none") {
+    throw ConfigError(where_of(config.tree, "search.scheduler"),
+                      "search.scheduler: under mpirun, a scheduler's promoted trials would have to continue "
+                      "on the rank that trained them, which is not implemented; run it in one process");
+  }
   if (search.scheduler.type != "none" && search.strategy == "bayes") {
     throw ConfigError(where_of(config.tree, "search.scheduler"),
                       "search.scheduler: a scheduler works with strategy random or grid; bayes with a "
@@ -124,7 +129,7 @@ SearchSpace checked_search_space(const Config& config, const SearchOptions& opti
                       "distributions (see docs/search.md)");
   }
   SearchSpace space = parse_search_space(search.space);
-  check_combination(config);
+  check_combination(config, options);
   if (options.outer_folds > 0 && options.refit) {
     throw ConfigError(
         "--refit and --outer-folds exclude each other: nested cv already trains each outer "

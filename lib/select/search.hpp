@@ -30,6 +30,10 @@ struct SearchOptions {
   std::function<void(const nlohmann::json&)> on_trial;
   // Called once the directory exists, before any trial (where the caller opens its log file).
   std::function<void(const std::filesystem::path&)> on_directory;
+  // Under MPI (rank 0): trials are trained by the farm's ranks (lib/select/distributed_search);
+  // jobs is then ignored. Schedulers are refused (a promoted trial continues from state kept in
+  // the memory of the rank that trained it).
+  TaskFarm* farm = nullptr;
   // Merged into the summary just before summary.json is written (search workers: "workers",
   // "seconds" over all of them).
   nlohmann::json summary_extra;

@@ -5,6 +5,7 @@
 #include "config/emit.hpp"
 #include "core/options.hpp"
 #include "io/files.hpp"
+#include "select/distributed_search.hpp"
 #include "select/journal.hpp"
 #include "select/search_outputs.hpp"
 #include "train/early_stopping.hpp"
@@ -91,7 +92,14 @@ OneSearch search_in_directory(const Config& config, const SearchSpace& space, St
       options.on_trial(line);
     }
   };
-  const SearchPlan plan{&strategy, search.scheduler, config.train.epochs, maximize, options.jobs};
+  SearchPlan plan;
+  plan.strategy = &strategy;
+  plan.scheduler = search.scheduler;
+  plan.max_epochs = config.train.epochs;
+  plan.maximize = maximize;
+  plan.jobs = options.jobs;
+  plan.farm = options.farm;
+  if (plan.farm) plan.farm_context = evaluator_settings_json(settings);
   OneSearch result;
   result.run = run_search_loop(plan, evaluator, hooks);
   const SearchRun& run = result.run;

@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "core/threads.hpp"
+#include "dist/task_farm.hpp"
 
 namespace dlrun {
 namespace {
@@ -21,12 +22,13 @@ struct Task {
 // stops new tasks and is rethrown once the running ones have returned.
 class Executor {
  public:
-  Executor(TrialEvaluator& evaluator, const SearchHooks& hooks, SearchRun& run, Index jobs)
-      : evaluator_(evaluator), hooks_(hooks), run_(run), jobs_(std::max<Index>(1, jobs)) {}
+  Executor(TrialEvaluator& evaluator, const SearchHooks& hooks, SearchRun& run, const SearchPlan& plan)
+      : evaluator_(evaluator), hooks_(hooks), run_(run), jobs_(std::max<Index>(1, plan.jobs)), plan_(plan) {}
 
   // Evaluates every task (unless stopped) and updates run_.trials. Tasks run through run_tasks:
   // each job on a thread of its own with parallel_for inline, so results match --jobs 1.
   void run(const std::vector<Task>& tasks) {
+    if (plan_.farm) return run_on_farm(tasks);
     run_tasks(static_cast<Index>(tasks.size()), static_cast<int>(jobs_), [&](Index index) {
       if (!stop_requested()) evaluate(tasks[static_cast<std::size_t>(index)]);
     });
@@ -47,16 +49,53 @@ class Executor {
       outcome = evaluator_.evaluate(task.trial, task.point, task.budget);
     }
     std::lock_guard lock(mutex_);
+    record(task, *outcome, replayed);
+  }
+
+  // Under MPI: journaled trials are replayed here, the others trained by the farm's ranks, each
+  // handed to the next free rank (on this thread: MPI is called from the main thread only).
+  void run_on_farm(const std::vector<Task>& tasks) {
+    std::vector<const Task*> remote;
+    std::vector<nlohmann::json> requests;
+    for (const Task& task : tasks) {
+      if (stop_requested()) return;
+      std::optional<TrialOutcome> outcome;
+      if (hooks_.recorded) outcome = hooks_.recorded(task.trial, task.budget, task.point);
+      if (outcome) {
+        record(task, *outcome, true);
+        continue;
+      }
+      remote.push_back(&task);
+      requests.push_back({{"trial", task.trial},
+                          {"budget", task.budget},
+                          {"point", task.point},
+                          {"context", plan_.farm_context}});
+    }
+    plan_.farm->run(
+        requests,
+        [&](std::size_t index) {
+          if (stop_requested()) return false;
+          const Task& task = *remote[index];
+          if (hooks_.on_start) hooks_.on_start(task.trial, task.budget, task.point);
+          return true;
+        },
+        [&](std::size_t index, const nlohmann::json& answer) {
+          record(*remote[index], outcome_from_json(answer), false);
+        });
+  }
+
+  // The task's outcome into run_.trials (under mutex_ where jobs run in parallel).
+  void record(const Task& task, const TrialOutcome& outcome, bool replayed) {
     TrialRecord& record = run_.trials[static_cast<std::size_t>(task.trial - 1)];
     record.trial = task.trial;
     record.point = task.point;
     record.budget = task.budget;
-    record.seconds += outcome->seconds;
-    record.outcome = *outcome;
-    record.status = outcome->status;
+    record.seconds += outcome.seconds;
+    record.outcome = outcome;
+    record.status = outcome.status;
     record.replayed = replayed;
-    run_.total_epochs += outcome->new_epochs;
-    if (outcome->status == "interrupted") {
+    run_.total_epochs += outcome.new_epochs;
+    if (outcome.status == "interrupted") {
       run_.interrupted = true;
       return;  // not finished: a resume trains it again
     }
@@ -67,8 +106,13 @@ class Executor {
   const SearchHooks& hooks_;
   SearchRun& run_;
   Index jobs_;
+  const SearchPlan& plan_;
   std::mutex mutex_;
 };
+
+nlohmann::json number_or_null(double value) {
+  return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json(nullptr);
+}
 
 double score_of(const TrialRecord& record, bool maximize) {
   return maximize ? record.outcome.metric : -record.outcome.metric;
@@ -148,6 +192,27 @@ void run_brackets(const SearchPlan& plan, TrialEvaluator& evaluator, Executor& e
 
 }  // namespace
 
+nlohmann::json outcome_json(const TrialOutcome& outcome) {
+  return {{"status", outcome.status},         {"metric", number_or_null(outcome.metric)},
+          {"epochs", outcome.epochs},         {"new_epochs", outcome.new_epochs},
+          {"best_epoch", outcome.best_epoch}, {"seconds", outcome.seconds},
+          {"error", outcome.error},           {"exit_code", outcome.exit_code}};
+}
+
+TrialOutcome outcome_from_json(const nlohmann::json& json) {
+  TrialOutcome outcome;
+  outcome.status = json.at("status").get<std::string>();
+  const nlohmann::json& metric = json.at("metric");
+  outcome.metric = metric.is_number() ? metric.get<double>() : std::numeric_limits<double>::quiet_NaN();
+  outcome.epochs = json.at("epochs").get<Index>();
+  outcome.new_epochs = json.at("new_epochs").get<Index>();
+  outcome.best_epoch = json.at("best_epoch").get<Index>();
+  outcome.seconds = json.at("seconds").get<double>();
+  outcome.error = json.at("error").get<std::string>();
+  outcome.exit_code = json.value("exit_code", 0);
+  return outcome;
+}
+
 std::vector<Bracket> plan_brackets(const SchedulerConfig& scheduler, Index max_epochs, Index trials) {
   const Index max_budget = scheduler.max_epochs > 0 ? scheduler.max_epochs : max_epochs;
   const Index min_budget = std::min(scheduler.min_epochs, max_budget);
@@ -187,7 +252,7 @@ std::vector<Bracket> plan_brackets(const SchedulerConfig& scheduler, Index max_e
 SearchRun run_search_loop(const SearchPlan& plan, TrialEvaluator& evaluator, const SearchHooks& hooks) {
   SearchRun run;
   run.trials.resize(static_cast<std::size_t>(plan.strategy->trial_count()));
-  Executor executor(evaluator, hooks, run, plan.jobs);
+  Executor executor(evaluator, hooks, run, plan);
   if (plan.scheduler.type == "none") {
     run_generations(plan, executor, run);
   } else {

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <functional>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,6 +28,13 @@ struct TrialOutcome {
   std::string error;  // why it failed
   int exit_code = 0;  // a failed trial's error's exit code (2 config, 4 diverged, ...)
 };
+
+// A TrialOutcome as JSON (the journal's finish line, a rank's answer under MPI) and back; numbers
+// round-trip exactly, a NaN metric as null.
+nlohmann::json outcome_json(const TrialOutcome& outcome);
+TrialOutcome outcome_from_json(const nlohmann::json& json);  // throws nlohmann::json::exception
+
+class TaskFarm;  // dist/task_farm.hpp
 
 class TrialEvaluator {
  public:
@@ -74,6 +82,10 @@ struct SearchPlan {
   Index max_epochs = 0;  // the config's train.epochs (the scheduler's default last rung)
   bool maximize = true;
   Index jobs = 1;
+  // Under MPI: trials go to the farm's ranks instead of `evaluator` (each task is {"trial",
+  // "budget", "point", "context": farm_context}, its answer outcome_json); jobs is then ignored.
+  TaskFarm* farm = nullptr;
+  nlohmann::json farm_context;
 };
 
 SearchRun run_search_loop(const SearchPlan& plan, TrialEvaluator& evaluator, const SearchHooks& hooks);

@@ -9,6 +9,7 @@
 #include "config/parse_config.hpp"
 #include "config/yaml_loader.hpp"
 #include "select/cross_validation.hpp"
+#include "support/shuffled_farm.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace dlrun;
@@ -132,4 +133,24 @@ TEST_CASE("cross-validation: per-fold metrics, mean and std, identical for any n
     CHECK(parallel.folds[f].run.test == serial.folds[f].run.test);
     check_same_history(parallel.folds[f].run, serial.folds[f].run);
   }
+
+  // Under MPI each fold goes to a rank and comes back as JSON, in any order: the same folds.
+  const std::vector<Fold> folds = make_folds(*data.dataset, data.rows, config.cv, config.seed);
+  testing::ShuffledFarm farm(2, [&](const nlohmann::json& task) {
+    return fold_result_json(run_fold(config, data, folds.at(task.at("fold").get<std::size_t>())));
+  });
+  options.farm = &farm;
+  const CvResult farmed = cross_validate(config, data, options);
+  CHECK(farm.answered == 3);
+  REQUIRE(farmed.folds.size() == 3);
+  for (std::size_t f = 0; f < 3; ++f) {
+    CHECK(farmed.folds[f].fold == static_cast<Index>(f));
+    CHECK(farmed.folds[f].seed == serial.folds[f].seed);
+    CHECK(farmed.folds[f].held_out_rows == serial.folds[f].held_out_rows);
+    CHECK(farmed.folds[f].run.test == serial.folds[f].run.test);
+    CHECK(farmed.folds[f].run.validation == serial.folds[f].run.validation);
+    CHECK(farmed.folds[f].run.epochs == serial.folds[f].run.epochs);
+  }
+  CHECK(farmed.mean == serial.mean);
+  CHECK(farmed.stddev == serial.stddev);
 }

@@ -9,6 +9,7 @@
 
 #include "config/yaml_loader.hpp"
 #include "select/search_runner.hpp"
+#include "support/shuffled_farm.hpp"
 
 using namespace dlrun;
 
@@ -56,14 +57,57 @@ class CurveEvaluator final : public TrialEvaluator {
   std::mutex mutex_;
 };
 
+SearchPlan plan_of(Strategy* strategy, const SchedulerConfig& scheduler, Index max_epochs, Index jobs = 1) {
+  SearchPlan plan;
+  plan.strategy = strategy;
+  plan.scheduler = scheduler;
+  plan.max_epochs = max_epochs;
+  plan.jobs = jobs;
+  return plan;
+}
+
 SearchRun run(const SearchSpace& space, SearchConfig config, TrialEvaluator& evaluator, Index jobs,
               const SearchHooks& hooks = {}) {
   const auto strategy = make_strategy(config, space, 3);
-  SearchPlan plan{strategy.get(), config.scheduler, 20, true, jobs};
-  return run_search_loop(plan, evaluator, hooks);
+  return run_search_loop(plan_of(strategy.get(), config.scheduler, 20, jobs), evaluator, hooks);
 }
 
 }  // namespace
+
+TEST_CASE("search loop on a farm of ranks (MPI's path): the trials and results of one process") {
+  const SearchSpace space = space_of(kSpace);
+  for (const std::string strategy : {"random", "bayes"}) {
+    CAPTURE(strategy);
+    SearchConfig config;
+    config.strategy = strategy;
+    config.trials = 12;
+    config.bayes.startup_trials = 4;
+    config.bayes.batch = 3;
+    CurveEvaluator local, remote, unused;
+    const SearchRun a = run(space, config, local, 1);
+    const auto strategy_object = make_strategy(config, space, 3);
+    testing::ShuffledFarm farm(3, [&](const nlohmann::json& task) {
+      CHECK(task.at("context") == nlohmann::json{{"metric", "m"}});
+      return outcome_json(remote.evaluate(task.at("trial").get<Index>(), task.at("point").get<Point>(),
+                                          task.at("budget").get<Index>()));
+    });
+    SearchPlan plan = plan_of(strategy_object.get(), config.scheduler, 20);
+    plan.farm = &farm;
+    plan.farm_context = {{"metric", "m"}};
+    const SearchRun b = run_search_loop(plan, unused, {});
+    CHECK(unused.calls.empty());  // nothing trained on rank 0
+    CHECK(farm.answered == 12);
+    REQUIRE(b.trials.size() == a.trials.size());
+    for (std::size_t i = 0; i < a.trials.size(); ++i) {
+      CHECK(a.trials[i].point == b.trials[i].point);
+      CHECK(a.trials[i].status == b.trials[i].status);
+      CHECK(std::isnan(a.trials[i].outcome.metric) == std::isnan(b.trials[i].outcome.metric));
+      if (!std::isnan(a.trials[i].outcome.metric))
+        CHECK(a.trials[i].outcome.metric == b.trials[i].outcome.metric);
+    }
+    CHECK(a.total_epochs == b.total_epochs);
+  }
+}
 
 TEST_CASE("search loop: every trial runs once; results do not depend on --jobs; failures are recorded") {
   const SearchSpace space = space_of(kSpace);
@@ -188,7 +232,7 @@ TEST_CASE("hyperband reaches the best of random search with fewer epochs on lear
   random_evaluator.default_epochs = 27;
   const auto random_strategy = make_strategy(random, space, 3);
   const SearchRun full =
-      run_search_loop({random_strategy.get(), random.scheduler, 27, true, 1}, random_evaluator, {});
+      run_search_loop(plan_of(random_strategy.get(), random.scheduler, 27), random_evaluator, {});
   double random_best = -1.0;
   for (const auto& record : full.trials) {
     if (record.status == "completed") random_best = std::max(random_best, record.outcome.metric);
@@ -198,8 +242,7 @@ TEST_CASE("hyperband reaches the best of random search with fewer epochs on lear
   hyperband.scheduler = {"hyperband", 1, 27, 3};
   CurveEvaluator hb_evaluator;
   const auto hb_strategy = make_strategy(hyperband, space, 3);
-  const SearchRun hb =
-      run_search_loop({hb_strategy.get(), hyperband.scheduler, 27, true, 1}, hb_evaluator, {});
+  const SearchRun hb = run_search_loop(plan_of(hb_strategy.get(), hyperband.scheduler, 27), hb_evaluator, {});
   double hb_best = -1.0;
   for (const auto& record : hb.trials) {
     if (record.status == "completed") hb_best = std::max(hb_best, record.outcome.metric);
