@@ -102,11 +102,12 @@ int run_cv(const CommonOptions& common, const CvCommandOptions& options) {
   CommonOptions flags = common;
   if (options.folds) flags.sets.push_back("cv.folds=" + std::to_string(*options.folds));
   Config config = load_config_with_flags(flags);
+  Communicator& world = dlrun::world();
+  share_local_cores(config, world);
   apply_threads(config);
   // Everything is read and checked before the cv directory exists: the data, the folds, and one
   // fold's experiment (model, loss, optimizer against the data).
   // Under mpirun: rank 0 writes the cv directory and hands folds to the other ranks, which only train.
-  Communicator& world = dlrun::world();
   if (world.distributed() && !world.is_root()) {
     install_stop_handlers();
     serve_cv_folds(config, world, &stop_flag());

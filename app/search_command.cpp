@@ -19,14 +19,15 @@ int run_search(const CommonOptions& common, const SearchCommandOptions& options)
   CommonOptions with_flags = common;
   if (!options.strategy.empty()) with_flags.sets.push_back("search.strategy=" + options.strategy);
   if (options.trials) with_flags.sets.push_back("search.trials=" + std::to_string(*options.trials));
-  const Config config = load_config_with_flags(with_flags);
+  Config config = load_config_with_flags(with_flags);
+  Communicator& world = dlrun::world();
+  share_local_cores(config, world);
   apply_threads(config);
   if (options.trials && config.search.strategy == "grid") {
     spdlog::warn("--trials is ignored by the grid strategy: it runs every point of the grid");
   }
 
   // Under mpirun: rank 0 runs the search and hands trials to the other ranks, which only train.
-  Communicator& world = dlrun::world();
   if (world.distributed()) {
     if (!options.journal.empty()) {
       throw ConfigError(
