@@ -2,6 +2,7 @@
 
 #include "core/blas.hpp"
 #include "core/errors.hpp"
+#include "core/threads.hpp"
 #include "layers/linear_map.hpp"
 
 namespace dlrun {
@@ -11,6 +12,10 @@ namespace {
   throw ShapeError("layer '" + name + "' (dense): dense expects (N, F) or (N, T, F), got " +
                    input.to_string() + "; add a flatten layer before '" + name + "'");
 }
+
+// From this many multiply-adds on, gemm() splits a product over the threads (core/blas.cpp), and a
+// backward pass on two threads runs its two products side by side instead.
+constexpr Index kSideBySideMultiplyAdds = Index{1} << 21;
 
 }  // namespace
 
@@ -59,21 +64,48 @@ void Dense::backward(const Tensor& input, const Tensor& /*output*/, const Tensor
   const Index rows = row_count(input.shape());
   grad_input.resize(input.shape());
   if (rows == 0) return;
-  // grad_weight += G^T X: (out, rows) x (rows, in). Accumulates (beta = 1).
-  gemm(Transpose::yes, Transpose::no, spec_.units, in_features_, rows, 1.0f, grad_output.values(),
-       input.values(), 1.0f, weight().grad.values());
-  if (spec_.bias) {
-    // grad_bias += column sums of G; row by row so the inner loop is contiguous and vectorises.
-    float* grad_b = bias().grad.data();
-    for (Index r = 0; r < rows; ++r) {
-      const float* g = grad_output.data() + r * spec_.units;
-      for (Index j = 0; j < spec_.units; ++j) grad_b[j] += g[j];
+  auto parameter_gradients = [&] {
+    // grad_weight += G^T X: (out, rows) x (rows, in). Accumulates (beta = 1).
+    gemm(Transpose::yes, Transpose::no, spec_.units, in_features_, rows, 1.0f, grad_output.values(),
+         input.values(), 1.0f, weight().grad.values());
+    if (spec_.bias) {
+      // grad_bias += column sums of G; row by row so the inner loop is contiguous and vectorises.
+      float* grad_b = bias().grad.data();
+      for (Index r = 0; r < rows; ++r) {
+        const float* g = grad_output.data() + r * spec_.units;
+        for (Index j = 0; j < spec_.units; ++j) grad_b[j] += g[j];
+      }
     }
-  }
-  if (!input_grad_needed()) return;
+  };
   // grad_input = G W: (rows, out) x (out, in). Assigns (beta = 0).
-  gemm(Transpose::no, Transpose::no, rows, in_features_, spec_.units, 1.0f, grad_output.values(),
-       weight().value.values(), 0.0f, grad_input.values());
+  auto input_gradient = [&] {
+    gemm(Transpose::no, Transpose::no, rows, in_features_, spec_.units, 1.0f, grad_output.values(),
+         weight().value.values(), 0.0f, grad_input.values());
+  };
+  if (!input_grad_needed()) {
+    parameter_gradients();
+    return;
+  }
+  // The two products have the same multiply-adds (rows * in * out). On two threads, large ones
+  // run side by side, one per thread, instead of each split over both in turn: one hand-off
+  // instead of two, and each GEMM stays whole. A gemm() on a worker makes the same cblas calls as
+  // on the caller (core/blas.cpp), so the results are the same bits. Measured in CPU time on the
+  // shared 2-core machine (dlrun_gemm_bench shapes, docs/performance.md): the seed CNN's fc1, its
+  // three GEMMs at batch 64, took 10.7 ms this way against 13.8 ms split (11.5 ms on one thread).
+  if (thread_count() == 2 && rows * in_features_ * spec_.units >= kSideBySideMultiplyAdds) {
+    parallel_for(2, [&](Index begin, Index end) {
+      for (Index task = begin; task < end; ++task) {
+        if (task == 0) {
+          parameter_gradients();
+        } else {
+          input_gradient();
+        }
+      }
+    });
+    return;
+  }
+  parameter_gradients();
+  input_gradient();
 }
 
 double Dense::flops_per_example(const Shape& input) const {

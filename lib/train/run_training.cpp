@@ -275,10 +275,15 @@ RunResult run_training(Experiment& e, const RunOptions& options) {
     result.validation = state.history.back().validation;
   }
   const bool interrupted = result.status == "interrupted";
+  double test_seconds = 0.0;
   if (!failed && !interrupted) {
     const bool restored = early_stopping && early_stopping->stopped() && c.train.early_stopping->restore_best;
     if (restored && has_validation) result.validation = trainer.evaluate(e.data.validation).values;
-    if (options.evaluate_test && !e.data.test.empty()) result.test = trainer.evaluate(e.data.test).values;
+    if (options.evaluate_test && !e.data.test.empty()) {
+      const auto test_started = std::chrono::steady_clock::now();
+      result.test = trainer.evaluate(e.data.test).values;
+      test_seconds = seconds_since(test_started);
+    }
   }
 
   summary["status"] = result.status;
@@ -289,7 +294,10 @@ RunResult run_training(Experiment& e, const RunOptions& options) {
   summary["seconds_per_epoch"] = result.seconds_per_epoch;
   if (!state.history.empty()) summary["train"] = metric_values_json(result.train);
   if (!result.validation.empty()) summary["validation"] = metric_values_json(result.validation);
-  if (!result.test.empty()) summary["test"] = metric_values_json(result.test);
+  if (!result.test.empty()) {
+    summary["test"] = metric_values_json(result.test);
+    summary["test_seconds"] = test_seconds;  // scripts/bench's inference rate
+  }
   if (vocabulary) {
     nlohmann::json bits{{"unigram_baseline", start.unigram_bits}};
     for (const auto& [split, values] :

@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """PyTorch side of scripts/bench: trains the same model as a dlrun config, on the same data, with
-the same batch size, optimizer and thread count, and prints one JSON line with seconds per epoch.
+the same batch size, optimizer (Adam at the config's learning rate), initialisation scheme and
+thread count, then classifies the test set at the same batch size, and prints one JSON line: seconds
+per epoch, the test evaluation's seconds and the test accuracy.
 
 Run at PyTorch's best setting on this machine: torch.set_num_threads(N) and OPENBLAS_NUM_THREADS=1
 (set by scripts/bench), since Debian's torch calls OpenBLAS whose own threads oversubscribe the cores.
@@ -14,6 +16,7 @@ import time
 
 import numpy as np
 import torch
+import yaml
 import torch.nn as nn
 
 
@@ -30,11 +33,14 @@ class StackedRecurrent(nn.Module):
     """The seed tutorial's stacked LSTM (or GRU): 64 units returning sequences, 64 units, Linear 10,
     on images read row by row ((N, 1, 28, 28) -> 28 steps of 28 features)."""
 
-    def __init__(self, cell):
+    def __init__(self, cell, keras_init):
         super().__init__()
         self.first = cell(28, 64, batch_first=True)
         self.second = cell(64, 64, batch_first=True)
         self.out = nn.Linear(64, 10)
+        if keras_init:
+            for layer in (self.first, self.second):
+                keras_initialise(layer)
 
     def forward(self, x):
         sequence, _ = self.first(x.squeeze(1))
@@ -42,11 +48,25 @@ class StackedRecurrent(nn.Module):
         return self.out(last[:, -1])
 
 
-def model_for(name):
+def keras_initialise(layer):
+    """dlrun's `init: keras` for a recurrent layer: glorot_uniform input weights (over Keras's kernel
+    (F, G*H)), orthogonal recurrent weights (Keras's recurrent kernel (H, G*H) has orthonormal
+    rows, so weight_hh (G*H, H) has orthonormal columns), zero biases, an LSTM's forget-gate bias 1."""
+    hidden = layer.hidden_size
+    with torch.no_grad():
+        nn.init.xavier_uniform_(layer.weight_ih_l0)  # fans F and G*H, as Keras's kernel's
+        nn.init.orthogonal_(layer.weight_hh_l0)      # (G*H, H): orthonormal columns
+        layer.bias_ih_l0.zero_()
+        layer.bias_hh_l0.zero_()
+        if isinstance(layer, nn.LSTM):
+            layer.bias_ih_l0[hidden : 2 * hidden] = 1.0  # PyTorch's gate order: input, forget, cell, output
+
+
+def model_for(name, keras_init):
     if name == "seed_lstm":
-        return StackedRecurrent(nn.LSTM)
+        return StackedRecurrent(nn.LSTM, keras_init)
     if name == "seed_gru":
-        return StackedRecurrent(nn.GRU)
+        return StackedRecurrent(nn.GRU, keras_init)
     if name == "quickstart":
         return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
                              nn.Linear(128, 10))
@@ -73,7 +93,14 @@ def main():
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+    parser.add_argument("--config", help="the dlrun config: Adam's lr and the recurrent layers' init come from it")
     args = parser.parse_args()
+    lr, keras_init = 1e-3, False
+    if args.config:
+        with open(args.config) as f:
+            config = yaml.safe_load(f)
+        lr = float(config.get("optimizer", {}).get("lr", lr))
+        keras_init = any(layer.get("init") == "keras" for layer in config["model"]["layers"])
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
@@ -83,8 +110,8 @@ def main():
     test_images = torch.from_numpy(read_idx(f"{args.data}/t10k-images-idx3-ubyte.gz").copy()).unsqueeze(1)
     test_labels = torch.from_numpy(read_idx(f"{args.data}/t10k-labels-idx1-ubyte.gz").astype(np.int64))
 
-    model = model_for(args.model)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model = model_for(args.model, keras_init)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     loss_fn = nn.CrossEntropyLoss()
     epoch_seconds = []
     for _ in range(args.epochs):
@@ -99,14 +126,19 @@ def main():
             loss.backward()
             optimizer.step()
         epoch_seconds.append(time.perf_counter() - start)
+    # The test set at the training batch size, as dlrun evaluates it.
     model.eval()
     correct = 0
+    start = time.perf_counter()
     with torch.no_grad():
-        for begin in range(0, test_images.shape[0], 1000):
-            x = test_images[begin : begin + 1000].float().div_(255.0)
-            correct += (model(x).argmax(1) == test_labels[begin : begin + 1000]).sum().item()
+        for begin in range(0, test_images.shape[0], args.batch_size):
+            x = test_images[begin : begin + args.batch_size].float().div_(255.0)
+            correct += (model(x).argmax(1) == test_labels[begin : begin + args.batch_size]).sum().item()
+    test_seconds = time.perf_counter() - start
     print(json.dumps({"seconds_per_epoch": sorted(epoch_seconds)[len(epoch_seconds) // 2],
-                      "epoch_seconds": epoch_seconds, "test_accuracy": correct / test_images.shape[0]}))
+                      "epoch_seconds": epoch_seconds, "test_seconds": test_seconds,
+                      "test_examples": int(test_images.shape[0]), "train_examples": int(images.shape[0]),
+                      "test_accuracy": correct / test_images.shape[0], "lr": lr, "keras_init": keras_init}))
 
 
 if __name__ == "__main__":

@@ -5,8 +5,10 @@
 #include <functional>
 #include <string>
 
+#include "core/blas.hpp"
 #include "core/errors.hpp"
 #include "core/options.hpp"
+#include "core/threads.hpp"
 #include "layers/dense.hpp"
 #include "layers/registry.hpp"
 #include "support/fixtures.hpp"
@@ -217,4 +219,31 @@ TEST_CASE("dense: without an input gradient, parameter gradients are unchanged")
     CHECK(testing::max_abs_difference(with_input_grad->parameters()[i].grad, without->parameters()[i].grad) ==
           0.0);
   }
+}
+
+TEST_CASE("dense: a large backward pass, its two GEMMs side by side on two threads, gives gemm()'s bits") {
+  // 64 x 300 x 128 multiply-adds per product, above 2^21: on two threads the weight and input
+  // gradients run concurrently (dense.cpp), each gemm() on a worker. They must equal the same
+  // gemm() calls made one after the other from the caller.
+  const int previous = thread_count();
+  set_thread_count(2);
+  const Index rows = 64, in = 300, out = 128;
+  auto layer = build_dense(options_node({{"units", "128"}}), {rows, in});
+  Rng rng(5);
+  const Tensor input = testing::random_normal({rows, in}, rng);
+  const Tensor grad_output = testing::random_normal({rows, out}, rng);
+  Tensor output, grad_input;
+  for (Parameter& p : layer->parameters()) p.grad.zero();
+  layer->forward(input, output, {});
+  layer->backward(input, output, grad_output, grad_input);
+
+  Tensor grad_weight({out, in});
+  Tensor expected_input({rows, in});
+  gemm(Transpose::yes, Transpose::no, out, in, rows, 1.0f, grad_output.values(), input.values(), 1.0f,
+       grad_weight.values());
+  gemm(Transpose::no, Transpose::no, rows, in, out, 1.0f, grad_output.values(),
+       layer->parameters()[0].value.values(), 0.0f, expected_input.values());
+  set_thread_count(previous);
+  CHECK(testing::max_abs_difference(layer->parameters()[0].grad, grad_weight) == 0.0);
+  CHECK(testing::max_abs_difference(grad_input, expected_input) == 0.0);
 }
