@@ -2,7 +2,7 @@
 //   dlrun_gemm_bench peak [--threads N]    sgemm GFLOP/s at large square sizes: the roofline that
 //                                          scripts/bench divides each model's FLOP rate by
 //   dlrun_gemm_bench shapes                the batch-64 GEMMs of the benchmark models on two
-//                                          cores, run four ways (see Strategy below)
+//                                          cores, run four ways (dense_figures, conv_figures)
 // Built on request only (cmake --build build --target dlrun_gemm_bench; scripts/bench does it).
 // Times are the fastest of several repetitions: the machine is shared, and the fastest run is
 // the one least disturbed by other processes.
@@ -13,7 +13,6 @@
 #include <ctime>
 #include <functional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "core/blas.hpp"

@@ -11,10 +11,10 @@ epoch and the fraction of the machine's sgemm peak that dlrun's epochs reach.
   scripts/bench --scaling [MODEL...]     dlrun alone: threads 1 vs 2, batch 32/64/256, and 1/4, 1/2
                                          and all of the training rows (default model: seed_cnn)
 
-FLOPs: `dlrun summary` counts a forward pass per example, two FLOPs per multiply-add (plus bias and
-activation work). An epoch's training FLOPs are taken as 3x forward per training example (backward
-computes two products per forward one: the input and the weight gradients), the usual convention;
-dlrun skips the first layer's input gradient, so its real count is a little lower. The roofline is
+FLOPs: `dlrun summary` counts a forward pass per example per layer, two FLOPs per multiply-add (plus
+bias and activation work). Training: 3x forward for a layer with parameters (forward, input
+gradient, weight gradient), 2x for the first such layer, whose input gradient neither side computes,
+and 2x for a layer without parameters; times 60,000 training examples per epoch. The roofline is
 the fastest sgemm of this machine at large square sizes on the same thread count, measured in the
 same invocation (bench/gemm_bench.cpp: OpenBLAS split over dlrun's threads, or OpenBLAS's own).
 """
@@ -80,10 +80,24 @@ def run_dlrun(model, threads, batch, epochs, env, extra=()):
         return Measured(dlrun_command(model, os.path.join(out, "run"), threads, batch, epochs, extra), env)
 
 
-def forward_flops_per_example(model):
+def flops_per_example(model):
+    """(forward, training) FLOPs per example from `dlrun summary --json`'s per-layer forward FLOPs.
+    Training: a layer with parameters costs 3x its forward (forward, input gradient, weight
+    gradient), except the first one, whose input gradient neither dlrun nor PyTorch computes (2x);
+    a layer without parameters 2x (forward and its gradient)."""
     summary = subprocess.run([DLRUN, "summary", os.path.join(ROOT, "configs", model + ".yaml"), "--json"],
                              capture_output=True, text=True, check=True)
-    return json.loads(summary.stdout.strip().splitlines()[-1])["flops_per_example"]
+    layers = json.loads(summary.stdout.strip().splitlines()[-1])["layers"]
+    forward = sum(layer["flops"] for layer in layers)
+    training = 0.0
+    seen_parameters = False
+    for layer in layers:
+        if layer["parameters"] > 0:
+            training += layer["flops"] * (3.0 if seen_parameters else 2.0)
+            seen_parameters = True
+        else:
+            training += layer["flops"] * 2.0
+    return forward, training
 
 
 def sgemm_peak(threads):
@@ -122,7 +136,7 @@ def compare(args, env):
                        GLIBC_TUNABLES="glibc.malloc.trim_threshold=536870912:glibc.malloc.mmap_threshold=536870912")]
     rows = []
     for model in args.models:
-        flops_forward = forward_flops_per_example(model)
+        flops_forward, flops_training = flops_per_example(model)
         torch_command = ["/usr/bin/python3", os.path.join(ROOT, "scripts", "benchmarks", "torch_train.py"), model,
                          "--epochs", str(args.epochs), "--threads", str(args.threads), "--batch-size",
                          str(args.batch_size), "--config", os.path.join(ROOT, "configs", model + ".yaml")]
@@ -142,7 +156,7 @@ def compare(args, env):
             + (", PyTorch " + " ".join(f"{r.seconds_per_epoch:.2f}" for r in their_runs) if their_runs else ""))
         ours = fastest(our_runs)
         theirs = fastest(their_runs) if their_runs else None
-        flops_epoch = 3.0 * flops_forward * TRAIN_EXAMPLES
+        flops_epoch = flops_training * TRAIN_EXAMPLES
         rate = flops_epoch / ours.seconds_per_epoch / 1e9
         row = {
             "model": model,
