@@ -226,3 +226,42 @@ TEST_CASE("e2e search workers: a worker killed with SIGKILL mid-trial has its tr
   CHECK_MESSAGE(contains(log, "trial " + std::to_string(killed_trial) + ": taken over from worker"), log);
   CHECK(contains(log, "(process gone)"));
 }
+
+TEST_CASE("e2e search workers: SIGTERM (a time limit) releases the running trial to the next worker") {
+  TempDir dir;
+  const auto csv = write_blobs_csv(dir, 300);
+  const auto config =
+      dir.write("c.yaml", tiny_csv_config(csv,
+                                          "train: {epochs: 100, batch_size: 8}\n"
+                                          "search:\n"
+                                          "  strategy: random\n"
+                                          "  trials: 2\n"
+                                          "  space:\n"
+                                          "    optimizer.lr: {loguniform: [1.0e-3, 1.0e-1]}\n"));
+  const fs::path shared = dir / "shared";
+  const std::string worker = "search " + config.string() + " --quiet --threads 1 --journal " +
+                             shared.string() + " --worker --lease 600";
+  BackgroundRun stopped(worker, dir / "out-stopped", dir / "err-stopped");
+  REQUIRE(wait_until(
+      [&] {
+        for (const auto& line : journal_lines(shared / "journal.jsonl")) {
+          if (line["event"] == "start") return true;
+        }
+        return false;
+      },
+      60s));
+  stopped.send(SIGTERM);
+  CHECK(stopped.wait() == 130);
+  CHECK(last_json_line(read_bytes(dir / "out-stopped"))["status"] == "interrupted");
+  int released = 0;
+  for (const auto& line : journal_lines(shared / "journal.jsonl")) {
+    if (line["event"] == "release") released = line["trial"].get<int>();
+  }
+  REQUIRE(released == 1);  // its trial, handed back at once: no lease to wait for
+  CHECK(!fs::exists(shared / "summary.json"));
+
+  const auto next = run_dlrun(worker);
+  REQUIRE_MESSAGE(next.exit_code == 0, next.err);
+  CHECK(last_json_line(next.out)["completed"] == 2);
+  CHECK(last_json_line(next.out)["worker"]["trials"] == nlohmann::json{1, 2});
+}
