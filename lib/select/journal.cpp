@@ -1,6 +1,6 @@
 #include "select/journal.hpp"
 
-#include <cmath>
+#include <algorithm>
 #include <fstream>
 
 #include "io/files.hpp"

@@ -1,5 +1,7 @@
 #include "e2e/e2e_support.hpp"
 
+#include <algorithm>
+
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -21,6 +23,26 @@ std::vector<std::string> csv_rows_without_seconds(const std::filesystem::path& p
   std::vector<std::string> rows;
   std::string line;
   while (std::getline(in, line)) rows.push_back(line.substr(0, line.rfind(',')));
+  return rows;
+}
+
+std::vector<std::string> csv_rows_without_column(const std::filesystem::path& path,
+                                                 const std::string& column) {
+  std::ifstream in(path);
+  std::vector<std::string> rows;
+  std::size_t blank = 0;
+  for (std::string line; std::getline(in, line);) {
+    std::vector<std::string> fields;
+    std::stringstream fields_in(line);
+    for (std::string field; std::getline(fields_in, field, ',');) fields.push_back(field);
+    if (line.ends_with(",")) fields.emplace_back();
+    if (rows.empty())
+      blank = static_cast<std::size_t>(std::find(fields.begin(), fields.end(), column) - fields.begin());
+    if (blank < fields.size()) fields[blank].clear();
+    std::string row;
+    for (const std::string& field : fields) row += field + ",";
+    rows.push_back(row);
+  }
   return rows;
 }
 

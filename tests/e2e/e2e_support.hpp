@@ -14,10 +14,23 @@ namespace dlrun::testing {
 nlohmann::json last_json_line(const std::string& out);
 // Rows of a CSV file without its last column (the timing), for determinism comparisons.
 std::vector<std::string> csv_rows_without_seconds(const std::filesystem::path& path);
+// Rows of a CSV file (header included) with the named column emptied (a timing), for comparing
+// outputs that must match but for the time they took. Fields are split at every comma.
+std::vector<std::string> csv_rows_without_column(const std::filesystem::path& path,
+                                                 const std::string& column);
 // `predict --raw` CSV (index,y0,y1,...) -> one row of values per example.
 std::vector<std::vector<double>> parse_raw_csv(const std::string& text);
 // A config for a small MLP on a CSV file, with extra YAML appended at top level.
 std::string tiny_csv_config(const std::filesystem::path& csv, const std::string& extra = "");
+// A grid search over tiny_csv_config's model: 8 points (lr x hidden units x optimizer type).
+inline constexpr const char* kTinyGridSearch =
+    "search:\n"
+    "  strategy: grid\n"
+    "  metric: val_accuracy\n"
+    "  space:\n"
+    "    optimizer.lr: {loguniform: [1.0e-4, 1.0], grid: [0.003, 0.03]}\n"
+    "    model.layers.hidden.units: {choice: [4, 8]}\n"
+    "    optimizer.type: {choice: [adam, sgd]}\n";
 // Writes a 3-class, 4-feature CSV with `rows` rows that a small MLP separates well.
 std::filesystem::path write_blobs_csv(const TempDir& dir, int rows, const std::string& name = "blobs.csv");
 

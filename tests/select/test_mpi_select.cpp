@@ -5,8 +5,6 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "dist/communicator.hpp"
 #include "e2e/e2e_support.hpp"
@@ -40,24 +38,6 @@ bool mpi_available() {
   return true;
 }
 
-// A CSV's rows with the named column blanked (the timing).
-std::vector<std::string> rows_without(const fs::path& path, const std::string& column) {
-  std::ifstream in(path);
-  std::vector<std::string> rows;
-  int skip = -1;
-  for (std::string line; std::getline(in, line);) {
-    std::vector<std::string> fields;
-    std::stringstream fields_in(line);
-    for (std::string field; std::getline(fields_in, field, ',');) fields.push_back(field);
-    if (skip < 0) skip = static_cast<int>(std::find(fields.begin(), fields.end(), column) - fields.begin());
-    if (skip < static_cast<int>(fields.size())) fields[static_cast<std::size_t>(skip)].clear();
-    std::string row;
-    for (const std::string& field : fields) row += field + ",";
-    rows.push_back(row);
-  }
-  return rows;
-}
-
 }  // namespace
 
 TEST_CASE("e2e mpirun: a distributed grid search and cv give the single-process trials.csv and folds.csv") {
@@ -65,23 +45,16 @@ TEST_CASE("e2e mpirun: a distributed grid search and cv give the single-process 
   TempDir dir;
   const auto csv = write_blobs_csv(dir, 60);
   const auto config = dir.write(
-      "c.yaml", tiny_csv_config(csv,
-                                "train: {epochs: 4, batch_size: 16}\n"
-                                "cv: {folds: 4}\n"
-                                "search:\n"
-                                "  strategy: grid\n"
-                                "  space:\n"
-                                "    optimizer.lr: {loguniform: [1.0e-4, 1.0], grid: [0.003, 0.03]}\n"
-                                "    model.layers.hidden.units: {choice: [4, 8]}\n"
-                                "    optimizer.type: {choice: [adam, sgd]}\n"));
+      "c.yaml", tiny_csv_config(csv, std::string("train: {epochs: 4, batch_size: 16}\ncv: {folds: 4}\n") +
+                                         kTinyGridSearch));
   const auto serial =
       run_dlrun("search " + config.string() + " --quiet --threads 1 --out " + (dir / "serial").string());
   REQUIRE_MESSAGE(serial.exit_code == 0, serial.err);
   const auto ranks =
       run_mpi(3, "search " + config.string() + " --quiet --threads 1 --out " + (dir / "mpi").string(), dir);
   REQUIRE_MESSAGE(ranks.exit_code == 0, ranks.err);
-  CHECK(rows_without(dir / "serial" / "trials.csv", "seconds") ==
-        rows_without(dir / "mpi" / "trials.csv", "seconds"));
+  CHECK(csv_rows_without_column(dir / "serial" / "trials.csv", "seconds") ==
+        csv_rows_without_column(dir / "mpi" / "trials.csv", "seconds"));
   CHECK(read_bytes(dir / "serial" / "best.yaml") == read_bytes(dir / "mpi" / "best.yaml"));
   const auto summary = last_json_line(ranks.out);  // rank 0's: the others print nothing
   CHECK(summary["completed"] == 8);
@@ -93,8 +66,8 @@ TEST_CASE("e2e mpirun: a distributed grid search and cv give the single-process 
   const auto cv_ranks =
       run_mpi(3, "cv " + config.string() + " --quiet --threads 1 --out " + (dir / "cv-mpi").string(), dir);
   REQUIRE_MESSAGE(cv_ranks.exit_code == 0, cv_ranks.err);
-  CHECK(rows_without(dir / "cv-serial" / "folds.csv", "seconds") ==
-        rows_without(dir / "cv-mpi" / "folds.csv", "seconds"));
+  CHECK(csv_rows_without_column(dir / "cv-serial" / "folds.csv", "seconds") ==
+        csv_rows_without_column(dir / "cv-mpi" / "folds.csv", "seconds"));
   CHECK(read_bytes(dir / "cv-serial" / "fold_rows.csv") == read_bytes(dir / "cv-mpi" / "fold_rows.csv"));
   CHECK(last_json_line(cv_ranks.out)["mean"] == last_json_line(cv_serial.out)["mean"]);
 }

@@ -30,23 +30,6 @@ std::vector<std::string> lines_of(const fs::path& path) {
   return lines;
 }
 
-// trials.csv without its seconds column (the 4th from the end).
-std::vector<std::string> trials_without_seconds(const fs::path& path) {
-  std::vector<std::string> rows;
-  for (const std::string& line : lines_of(path)) {
-    std::vector<std::string> fields;
-    std::stringstream in(line);
-    for (std::string field; std::getline(in, field, ',');) fields.push_back(field);
-    if (line.ends_with(",")) fields.emplace_back();
-    REQUIRE(fields.size() >= 4);
-    fields.erase(fields.end() - 3);
-    std::string row;
-    for (const std::string& field : fields) row += field + ",";
-    rows.push_back(row);
-  }
-  return rows;
-}
-
 // Journal events per trial: (starts, finishes).
 std::map<int, std::pair<int, int>> journal_counts(const fs::path& path) {
   std::map<int, std::pair<int, int>> counts;
@@ -60,21 +43,12 @@ std::map<int, std::pair<int, int>> journal_counts(const fs::path& path) {
   return counts;
 }
 
-const char* const kGrid =
-    "search:\n"
-    "  strategy: grid\n"
-    "  metric: val_accuracy\n"
-    "  space:\n"
-    "    optimizer.lr: {loguniform: [1.0e-4, 1.0e40], grid: [0.003, 0.03]}\n"
-    "    model.layers.hidden.units: {choice: [4, 8]}\n"
-    "    optimizer.type: {choice: [adam, sgd]}\n";
-
 }  // namespace
 
 TEST_CASE("e2e search: grid outputs, a runnable best.yaml, and the same trials for --jobs 1 and 2") {
   TempDir dir;
   const auto csv = write_blobs_csv(dir, 60);
-  const auto config = dir.write("c.yaml", search_config(csv, kGrid));
+  const auto config = dir.write("c.yaml", search_config(csv, kTinyGridSearch));
   const auto one =
       run_dlrun("search " + config.string() + " --quiet --threads 1 --out " + (dir / "one").string());
   REQUIRE_MESSAGE(one.exit_code == 0, one.err);
@@ -102,8 +76,8 @@ TEST_CASE("e2e search: grid outputs, a runnable best.yaml, and the same trials f
   const auto two = run_dlrun("search " + config.string() + " --quiet --threads 1 --jobs 2 --out " +
                              (dir / "two").string());
   REQUIRE_MESSAGE(two.exit_code == 0, two.err);
-  CHECK(trials_without_seconds(dir / "one" / "trials.csv") ==
-        trials_without_seconds(dir / "two" / "trials.csv"));
+  CHECK(csv_rows_without_column(dir / "one" / "trials.csv", "seconds") ==
+        csv_rows_without_column(dir / "two" / "trials.csv", "seconds"));
 }
 
 TEST_CASE("e2e search: a diverging trial is recorded as failed and the search goes on") {

@@ -9,7 +9,6 @@
 #include <fstream>
 #include <memory>
 #include <set>
-#include <sstream>
 
 #include "e2e/background_run.hpp"
 #include "e2e/e2e_support.hpp"
@@ -29,24 +28,6 @@ std::vector<nlohmann::json> journal_lines(const fs::path& path) {
     if (!entry.is_discarded()) lines.push_back(entry);
   }
   return lines;
-}
-
-// trials.csv rows without the seconds column (the 3rd field from the end).
-std::vector<std::string> rows_without_seconds(const fs::path& path) {
-  std::ifstream in(path);
-  std::vector<std::string> rows;
-  for (std::string line; std::getline(in, line);) {
-    std::vector<std::string> fields;
-    std::stringstream fields_in(line);
-    for (std::string field; std::getline(fields_in, field, ',');) fields.push_back(field);
-    if (line.ends_with(",")) fields.emplace_back();
-    REQUIRE(fields.size() >= 4);
-    fields.erase(fields.end() - 3);
-    std::string row;
-    for (const std::string& field : fields) row += field + ",";
-    rows.push_back(row);
-  }
-  return rows;
 }
 
 // Starts `count` workers on `directory` at once and waits for them; returns their stdout texts.
@@ -76,7 +57,8 @@ void check_workers_match_serial(const TempDir& dir, const fs::path& config, cons
   REQUIRE_MESSAGE(one.exit_code == 0, one.err);
   const fs::path shared = dir / (name + "-workers");
   const std::vector<std::string> outs = run_workers(dir, config, shared, workers);
-  CHECK(rows_without_seconds(serial / "trials.csv") == rows_without_seconds(shared / "trials.csv"));
+  CHECK(csv_rows_without_column(serial / "trials.csv", "seconds") ==
+        csv_rows_without_column(shared / "trials.csv", "seconds"));
   CHECK(read_bytes(serial / "best.yaml") == read_bytes(shared / "best.yaml"));
   const auto summary = nlohmann::json::parse(read_bytes(shared / "summary.json"));
   CHECK(summary["status"] == "completed");
@@ -98,15 +80,9 @@ void check_workers_match_serial(const TempDir& dir, const fs::path& config, cons
 TEST_CASE("e2e search workers: three workers on one journal give the serial grid and bayes searches") {
   TempDir dir;
   const auto csv = write_blobs_csv(dir, 60);
-  const auto grid = dir.write(
-      "grid.yaml", tiny_csv_config(csv,
-                                   "train: {epochs: 4, batch_size: 16}\n"
-                                   "search:\n"
-                                   "  strategy: grid\n"
-                                   "  space:\n"
-                                   "    optimizer.lr: {loguniform: [1.0e-4, 1.0], grid: [0.003, 0.03]}\n"
-                                   "    model.layers.hidden.units: {choice: [4, 8]}\n"
-                                   "    optimizer.type: {choice: [adam, sgd]}\n"));
+  const auto grid =
+      dir.write("grid.yaml",
+                tiny_csv_config(csv, std::string("train: {epochs: 4, batch_size: 16}\n") + kTinyGridSearch));
   check_workers_match_serial(dir, grid, "grid", 3, 8);
   // Bayes: the model's trials wait for the trials they are proposed from, so they are the serial ones.
   const auto bayes =
@@ -215,7 +191,7 @@ TEST_CASE("e2e search workers: a worker killed with SIGKILL mid-trial has its tr
   CHECK(finished_by.ends_with(":" + std::to_string(survivor.pid())));
   CHECK(finishes.size() == 6);
   for (const auto& [trial, count] : finishes) CHECK(count == 1);
-  CHECK(rows_without_seconds(shared / "trials.csv").size() == 7);
+  CHECK(csv_rows_without_column(shared / "trials.csv", "seconds").size() == 7);
   // The survivor's own log says why it took the trial.
   std::string log;
   for (const auto& entry : fs::directory_iterator(shared / "workers")) {
