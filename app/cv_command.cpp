@@ -105,8 +105,6 @@ int run_cv(const CommonOptions& common, const CvCommandOptions& options) {
   Communicator& world = dlrun::world();
   share_local_cores(config, world);
   apply_threads(config);
-  // Everything is read and checked before the cv directory exists: the data, the folds, and one
-  // fold's experiment (model, loss, optimizer against the data).
   // Under mpirun: rank 0 writes the cv directory and hands folds to the other ranks, which only train.
   if (world.distributed() && !world.is_root()) {
     install_stop_handlers();
@@ -114,6 +112,8 @@ int run_cv(const CommonOptions& common, const CvCommandOptions& options) {
     return 0;
   }
   RankZeroFarm farm(world);
+  // Everything is read and checked before the cv directory exists: the data, the folds, and one
+  // fold's experiment (model, loss, optimizer against the data).
   const CvData data = load_cv_data(config);
   const auto folds = make_folds(*data.dataset, data.rows, config.cv, config.seed);
   prepare_experiment(config, fold_data(config, data, folds.front()));
