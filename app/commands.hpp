@@ -80,6 +80,12 @@ struct PruneOptions {
   int finetune_epochs = 2;
 };
 
+struct QuantizeOptions {
+  std::filesystem::path checkpoint;
+  int calibration_batches = 32;
+  std::filesystem::path out;  // default: next to the checkpoint, <name>.int8.safetensors
+};
+
 int run_train(const CommonOptions& common, const TrainOptions& options);
 int run_cv(const CommonOptions& common, const CvCommandOptions& options);
 int run_search(const CommonOptions& common, const SearchCommandOptions& options);
@@ -92,5 +98,6 @@ int run_report(const ReportOptions& options);
 void write_train_report(Experiment& experiment, const std::filesystem::path& run_dir);
 int run_generate(const CommonOptions& common, const GenerateOptions& options);
 int run_prune(const CommonOptions& common, const PruneOptions& options);
+int run_quantize(const CommonOptions& common, const QuantizeOptions& options);
 
 }  // namespace dlrun::app

@@ -6,6 +6,7 @@
 #include "app/commands.hpp"
 #include "app/config_loading.hpp"
 #include "app/console.hpp"
+#include "compress/quantized_checkpoint.hpp"
 #include "core/options.hpp"
 #include "data/inputs.hpp"
 #include "io/files.hpp"
@@ -18,34 +19,53 @@
 namespace dlrun::app {
 namespace {
 
-std::unique_ptr<Experiment> experiment_with_checkpoint(const CommonOptions& common,
-                                                       const std::filesystem::path& checkpoint) {
+// The config's experiment with the checkpoint's parameters; for an int8 quantized checkpoint
+// (dlrun quantize) also the int8 model, which then runs the batches.
+struct LoadedExperiment {
+  std::unique_ptr<Experiment> experiment;
+  std::unique_ptr<QuantizedModel> int8;
+};
+
+LoadedExperiment experiment_with_checkpoint(const CommonOptions& common,
+                                            const std::filesystem::path& checkpoint) {
   Config config = load_config_with_flags(common);
   apply_threads(config);
-  auto experiment = prepare_experiment(std::move(config));
-  const LoadedCheckpoint loaded = read_checkpoint(checkpoint);
-  check_checkpoint_vocabulary(loaded, Vocabulary::of(*experiment->data.train.dataset));
-  load_model_parameters(experiment->model, loaded);
-  return experiment;
+  LoadedExperiment loaded{prepare_experiment(std::move(config)), nullptr};
+  const LoadedCheckpoint file = read_checkpoint(checkpoint);
+  check_checkpoint_vocabulary(file, Vocabulary::of(*loaded.experiment->data.train.dataset));
+  Model& model = loaded.experiment->model;
+  if (is_quantized_checkpoint(file)) {
+    loaded.int8 = std::make_unique<QuantizedModel>(model, read_quantized_layers(model, file));
+  } else {
+    load_model_parameters(model, file);
+  }
+  return loaded;
 }
 
 }  // namespace
 
 int run_eval(const CommonOptions& common, const EvalOptions& options) {
-  auto experiment = experiment_with_checkpoint(common, options.checkpoint);
-  Experiment& e = *experiment;
+  const LoadedExperiment loaded = experiment_with_checkpoint(common, options.checkpoint);
+  Experiment& e = *loaded.experiment;
   const DataView& view = options.split == "test"         ? e.data.test
                          : options.split == "validation" ? e.data.validation
                                                          : e.data.train;
   if (view.empty()) throw ConfigError("the config has no " + options.split + " data to evaluate");
   const LossBinding binding = bind_loss(e.model, *e.loss);
   const Index batch = evaluation_batch_size(e.config.train.batch_size);
+  BatchForward int8_forward;
+  if (loaded.int8) {
+    int8_forward = [&](const Tensor& input, Index depth) -> const Tensor& {
+      return loaded.int8->forward(input, depth);
+    };
+  }
   const Evaluation evaluation =
-      evaluate(e.model, binding, view, e.data.transform, e.task, e.config.metrics, batch);
+      evaluate(e.model, binding, view, e.data.transform, e.task, e.config.metrics, batch, int8_forward);
   nlohmann::json summary{{"command", "eval"},
                          {"split", options.split},
                          {"checkpoint", options.checkpoint.string()},
                          {"examples", view.size()}};
+  if (loaded.int8) summary["int8"] = true;
   for (const auto& [name, value] : evaluation.values)
     summary[name] = std::isfinite(value) ? nlohmann::json(value) : nlohmann::json();
   if (view.dataset->token_ids && std::isfinite(evaluation.values.front().second)) {
@@ -72,8 +92,8 @@ int run_eval(const CommonOptions& common, const EvalOptions& options) {
 }
 
 int run_predict(const CommonOptions& common, const PredictOptions& options) {
-  auto experiment = experiment_with_checkpoint(common, options.checkpoint);
-  Experiment& e = *experiment;
+  const LoadedExperiment loaded = experiment_with_checkpoint(common, options.checkpoint);
+  Experiment& e = *loaded.experiment;
   const Dataset& train = *e.data.train.dataset;
   const Dataset inputs = read_prediction_inputs(options.input, options.format, e.config.data, train);
   const bool classify = e.task.classes > 0 && !options.raw;
@@ -95,7 +115,7 @@ int run_predict(const CommonOptions& common, const PredictOptions& options) {
   std::vector<float> numbers;
   std::vector<double> probabilities;
   const Index batch_size = evaluation_batch_size(e.config.train.batch_size);
-  predict_all(e.model, inputs, e.data.transform, batch_size, [&](Index index, std::span<const float> values) {
+  const auto sink = [&](Index index, std::span<const float> values) {
     if (npy) {
       if (classify) {
         class_probabilities(values, e.loss->type(), final_applied, probabilities);
@@ -115,7 +135,11 @@ int run_predict(const CommonOptions& common, const PredictOptions& options) {
       for (const float v : values) text += "," + format_number(v);
     }
     text += "\n";
-  });
+  };
+  std::function<const Tensor&(const Tensor&)> int8_forward;
+  if (loaded.int8)
+    int8_forward = [&](const Tensor& input) -> const Tensor& { return loaded.int8->forward(input); };
+  predict_all(e.model, inputs, e.data.transform, batch_size, sink, int8_forward);
   if (npy) {
     std::vector<Index> shape{inputs.size()};
     if (classify) {

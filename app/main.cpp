@@ -150,6 +150,20 @@ int main(int argc, char** argv) {
   prune->add_option("--finetune-epochs", prune_options.finetune_epochs, "epochs of fine-tuning (default 2)")
       ->check(CLI::Range(0, 1000000));
 
+  dlrun::app::QuantizeOptions quantize_options;
+  CLI::App* quantize = app.add_subcommand("quantize", "post-training int8 quantization of a trained model");
+  quantize->footer(
+      "Example:\n  dlrun quantize configs/seed_cnn.yaml --checkpoint runs/cnn/checkpoints/best.safetensors");
+  add_common(quantize, common, false);
+  quantize->add_option("--checkpoint", quantize_options.checkpoint, "the trained model's checkpoint")
+      ->required();
+  quantize
+      ->add_option("--calibration-batches", quantize_options.calibration_batches,
+                   "training batches that calibrate the activation ranges (default 32)")
+      ->check(CLI::Range(1, 1000000));
+  quantize->add_option("--out", quantize_options.out,
+                       "the int8 model to write (default: next to the checkpoint, NAME.int8.safetensors)");
+
   CLI::App* summary = app.add_subcommand("summary", "print layers, output shapes, parameters and FLOPs");
   summary->footer("Example:\n  dlrun summary configs/lenet5.yaml --json");
   add_common(summary, common, false);
@@ -198,6 +212,7 @@ int main(int argc, char** argv) {
     if (*predict) return dlrun::app::run_predict(common, predict_options);
     if (*generate) return dlrun::app::run_generate(common, generate_options);
     if (*prune) return dlrun::app::run_prune(common, prune_options);
+    if (*quantize) return dlrun::app::run_quantize(common, quantize_options);
     if (*summary) return dlrun::app::run_summary(common, summary_json);
     if (*report) return dlrun::app::run_report(report_options);
     if (*check) return dlrun::app::run_check(common);

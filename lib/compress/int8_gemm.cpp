@@ -3,6 +3,9 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstring>
+
+#include "core/errors.hpp"
 
 namespace dlrun {
 namespace {
@@ -78,7 +81,140 @@ __attribute__((target("avx2"))) void gemm_avx2(Index m, const std::int16_t* a, c
   }
 }
 
+constexpr Index kQuadPanel = 16;
+
+// Rows [0, R) of `a` against one panel of 16 columns: R accumulators of 16 int32. The last quad
+// of a row is read byte by byte when k is not a multiple of 4 (the row may end the buffer); the
+// weights there are zero, so what the padding bytes hold does not matter.
+template <int R>
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void quad_panel_vnni(const std::uint8_t* a, Index lda,
+                                                                            Index k, const std::int8_t* panel,
+                                                                            __m512i* out) {
+  __m512i acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_si512();
+  const Index full = k / 4;
+  for (Index q = 0; q < full; ++q) {
+    const __m512i weights = _mm512_loadu_si512(panel + q * kQuadPanel * 4);
+    for (int r = 0; r < R; ++r) {
+      std::int32_t quad;
+      std::memcpy(&quad, a + r * lda + 4 * q, sizeof(quad));
+      acc[r] = _mm512_dpbusd_epi32(acc[r], _mm512_set1_epi32(quad), weights);
+    }
+  }
+  if (const Index rest = k - 4 * full; rest > 0) {
+    const __m512i weights = _mm512_loadu_si512(panel + full * kQuadPanel * 4);
+    for (int r = 0; r < R; ++r) {
+      std::int32_t quad = 0;
+      std::memcpy(&quad, a + r * lda + 4 * full, static_cast<std::size_t>(rest));
+      acc[r] = _mm512_dpbusd_epi32(acc[r], _mm512_set1_epi32(quad), weights);
+    }
+  }
+  for (int r = 0; r < R; ++r) out[r] = acc[r];
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void gemm_vnni(Index m, const std::uint8_t* a,
+                                                                      Index lda, std::int32_t zero_point,
+                                                                      const Int8Weights& b, std::int32_t* c) {
+  constexpr int kRows = 8;
+  const Index panels = (b.n + kQuadPanel - 1) / kQuadPanel;
+  __m512i out[kRows];
+  for (Index panel = 0; panel < panels; ++panel) {
+    const std::int8_t* weights = b.quads.data() + panel * b.k_quads * kQuadPanel * 4;
+    const Index columns = std::min(kQuadPanel, b.n - panel * kQuadPanel);
+    const __mmask16 mask = static_cast<__mmask16>((1u << columns) - 1u);
+    const __m512i correction =
+        _mm512_mullo_epi32(_mm512_set1_epi32(zero_point),
+                           _mm512_maskz_loadu_epi32(mask, b.column_sums.data() + panel * kQuadPanel));
+    for (Index row = 0; row < m; row += kRows) {
+      const Index rows = std::min<Index>(kRows, m - row);
+      const std::uint8_t* a_rows = a + row * lda;
+      switch (rows) {
+        case 8:
+          quad_panel_vnni<8>(a_rows, lda, b.k, weights, out);
+          break;
+        case 7:
+          quad_panel_vnni<7>(a_rows, lda, b.k, weights, out);
+          break;
+        case 6:
+          quad_panel_vnni<6>(a_rows, lda, b.k, weights, out);
+          break;
+        case 5:
+          quad_panel_vnni<5>(a_rows, lda, b.k, weights, out);
+          break;
+        case 4:
+          quad_panel_vnni<4>(a_rows, lda, b.k, weights, out);
+          break;
+        case 3:
+          quad_panel_vnni<3>(a_rows, lda, b.k, weights, out);
+          break;
+        case 2:
+          quad_panel_vnni<2>(a_rows, lda, b.k, weights, out);
+          break;
+        default:
+          quad_panel_vnni<1>(a_rows, lda, b.k, weights, out);
+          break;
+      }
+      for (Index r = 0; r < rows; ++r) {
+        _mm512_mask_storeu_epi32(c + (row + r) * b.n + panel * kQuadPanel, mask,
+                                 _mm512_sub_epi32(out[r], correction));
+      }
+    }
+  }
+}
+
 }  // namespace
+
+bool cpu_has_vnni() {
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vnni");
+}
+
+Int8Weights pack_u8s8_weights(const std::int8_t* b, Index n, Index k) {
+  return pack_u8s8_weights(b, n, k, cpu_has_vnni() ? Int8Kernel::vnni : Int8Kernel::pairs);
+}
+
+Int8Weights pack_u8s8_weights(const std::int8_t* b, Index n, Index k, Int8Kernel kernel) {
+  Int8Weights packed;
+  packed.n = n;
+  packed.k = k;
+  packed.kernel = kernel;
+  packed.column_sums.assign(static_cast<std::size_t>(n), 0);
+  for (Index col = 0; col < n; ++col) {
+    for (Index i = 0; i < k; ++i) packed.column_sums[static_cast<std::size_t>(col)] += b[col * k + i];
+  }
+  if (kernel == Int8Kernel::pairs) {
+    packed.pairs = pack_int8_weights(b, n, k);
+    return packed;
+  }
+  packed.k_quads = (k + 3) / 4;
+  const Index panels = (n + kQuadPanel - 1) / kQuadPanel;
+  packed.quads.assign(static_cast<std::size_t>(panels * packed.k_quads * kQuadPanel * 4), 0);
+  for (Index col = 0; col < n; ++col) {
+    std::int8_t* panel = packed.quads.data() + (col / kQuadPanel) * packed.k_quads * kQuadPanel * 4;
+    for (Index i = 0; i < k; ++i)
+      panel[((i / 4) * kQuadPanel + col % kQuadPanel) * 4 + i % 4] = b[col * k + i];
+  }
+  return packed;
+}
+
+void gemm_u8s8(Index m, const std::uint8_t* a, Index lda, std::int32_t zero_point, const Int8Weights& b,
+               std::int32_t* c, std::vector<std::int16_t>& scratch) {
+  if (m <= 0 || b.n <= 0) return;
+  if (b.kernel == Int8Kernel::vnni) {
+    require(cpu_has_vnni(), "gemm_u8s8: weights packed for AVX512-VNNI on a CPU without it");
+    gemm_vnni(m, a, lda, zero_point, b, c);
+    return;
+  }
+  const Index stride = 2 * b.pairs.k_pairs;
+  if (scratch.size() < static_cast<std::size_t>(m * stride))
+    scratch.resize(static_cast<std::size_t>(m * stride));
+  for (Index row = 0; row < m; ++row) {
+    std::int16_t* shifted = scratch.data() + row * stride;
+    for (Index i = 0; i < b.k; ++i) shifted[i] = static_cast<std::int16_t>(a[row * lda + i] - zero_point);
+    for (Index i = b.k; i < stride; ++i) shifted[i] = 0;
+  }
+  gemm_s16_s8(m, scratch.data(), b.pairs, c);
+}
 
 PackedInt8Weights pack_int8_weights(const std::int8_t* b, Index n, Index k) {
   PackedInt8Weights packed;

@@ -37,4 +37,36 @@ void gemm_s16_s8_scalar(Index m, const std::int16_t* a, const PackedInt8Weights&
 void gemm_s16_s8_reference(Index m, Index n, Index k, const std::int16_t* a, Index a_stride,
                            const std::int8_t* b, std::int32_t* c);
 
+// The product int8 inference runs: uint8 activations as stored (with their zero point) times int8
+// weights, C[m][n] = sum_k (A[m][k] - zero_point) * B[n][k], exactly, in int32.
+//
+// With AVX512-VNNI, vpdpbusd multiplies 64 u8 x s8 pairs and adds each group of 4 into an int32
+// (no int16 intermediate, so no saturation): 64 multiply-adds per instruction. The weights are then
+// packed in panels of 16 columns holding groups of 4 k, and the zero point is taken off afterwards
+// as zero_point * (the column's weight sum). Without VNNI, the rows are shifted into int16 and the
+// madd_epi16 kernel above runs.
+enum class Int8Kernel { vnni, pairs };
+
+struct Int8Weights {
+  Index n = 0;
+  Index k = 0;
+  Int8Kernel kernel = Int8Kernel::pairs;
+  std::vector<std::int32_t> column_sums;  // sum_k B[n][k]
+  Index k_quads = 0;                      // vnni: ceil(k / 4)
+  // vnni: panels of 16 columns: [panel][k_quad][column 0..15][4] int8, zero padded in n and k
+  std::vector<std::int8_t> quads;
+  PackedInt8Weights pairs;  // the pairs kernel's operand
+};
+
+bool cpu_has_vnni();
+
+// `b` is n x k int8 ([out, in]). `kernel` is the one to pack for; by default the fastest this CPU runs.
+Int8Weights pack_u8s8_weights(const std::int8_t* b, Index n, Index k);
+Int8Weights pack_u8s8_weights(const std::int8_t* b, Index n, Index k, Int8Kernel kernel);
+
+// `a` is m rows of k uint8 at a row distance `lda` >= k; `c` is m x n int32 (assigned). `scratch`
+// holds the pairs kernel's int16 rows (grown as needed; pass the same one again to avoid allocations).
+void gemm_u8s8(Index m, const std::uint8_t* a, Index lda, std::int32_t zero_point, const Int8Weights& b,
+               std::int32_t* c, std::vector<std::int16_t>& scratch);
+
 }  // namespace dlrun

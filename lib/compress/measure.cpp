@@ -1,6 +1,7 @@
 #include "compress/measure.hpp"
 
 #include <chrono>
+#include <cmath>
 
 #include "core/errors.hpp"
 #include "train/run_training.hpp"
@@ -36,6 +37,21 @@ nlohmann::json figures_json(const ModelFigures& figures, const std::filesystem::
   }
   json["seconds"] = figures.seconds;
   json["examples_per_second"] = figures.examples_per_second;
+  return json;
+}
+
+nlohmann::json comparison_json(const ModelFigures& before, const ModelFigures& after) {
+  nlohmann::json json = nlohmann::json::object();
+  if (before.file_bytes > 0 && after.file_bytes > 0) {
+    json["size_ratio"] = static_cast<double>(after.file_bytes) / static_cast<double>(before.file_bytes);
+  }
+  if (before.examples_per_second > 0)
+    json["speedup"] = after.examples_per_second / before.examples_per_second;
+  for (std::size_t i = 0; i < before.metrics.size() && i < after.metrics.size(); ++i) {
+    const double change = after.metrics[i].second - before.metrics[i].second;
+    if (before.metrics[i].first == after.metrics[i].first && std::isfinite(change))
+      json[before.metrics[i].first + "_change"] = change;
+  }
   return json;
 }
 

@@ -34,4 +34,8 @@ ModelFigures measure(const std::function<Evaluation()>& evaluate, Index examples
 // {"file": ..., "bytes": ..., "seconds": ..., "examples_per_second": ..., "<metric>": ...}
 nlohmann::json figures_json(const ModelFigures& figures, const std::filesystem::path& file);
 
+// After against before: {"size_ratio": bytes after / before (when both have a file), "speedup":
+// examples/s after / before, "<metric>_change": after - before}.
+nlohmann::json comparison_json(const ModelFigures& before, const ModelFigures& after);
+
 }  // namespace dlrun

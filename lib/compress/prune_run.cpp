@@ -79,6 +79,7 @@ PruneRunResult prune_and_finetune(Experiment& e, PruneRunOptions options) {
   }
   result.after = measure(evaluate_model, view.size(), result.pruned_checkpoint);
   summary["after"] = figures_json(result.after, result.pruned_checkpoint);
+  summary["comparison"] = comparison_json(result.before, result.after);
   summary["finetune"] = result.finetune.summary;
   // The run directory's summary is the whole command's, written last: a directory without it
   // (or with the fine-tuning's status "failed") is not a finished pruning.

@@ -41,6 +41,7 @@ class BatchNorm final : public Layer {
   // Takes "relu": applied as each value is normalised; backward passes the gradient where the
   // output is > 0.
   bool fuse_activation(std::string_view function) override;
+  double eps() const { return spec_.eps; }  // for folding into a preceding layer (lib/compress)
 
  private:
   // An input seen as (outer, features, inner): (N, C, H*W), (N, F, 1) or (N*T, F, 1).

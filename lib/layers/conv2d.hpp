@@ -53,6 +53,11 @@ class Conv2d final : public Layer {
   std::span<Parameter> parameters() override { return parameters_; }
   double flops_per_example(const Shape& input) const override;
 
+  // For int8 inference (lib/compress): the options, 'same' padding resolved into pad_h / pad_w,
+  // and the geometry of one input (ShapeError as forward()).
+  const Conv2dSpec& spec() const { return spec_; }
+  ConvGeometry geometry(const Shape& input) const { return geometry_for(input); }
+
  private:
   // Checks the input shape (rank, channels, kernel fits) and throws ShapeError naming the layer.
   ConvGeometry geometry_for(const Shape& input) const;

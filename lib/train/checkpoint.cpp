@@ -211,6 +211,12 @@ LoadedCheckpoint read_checkpoint(const std::filesystem::path& path) {
 }
 
 void load_model_parameters(Model& model, const LoadedCheckpoint& checkpoint) {
+  if (const auto format = checkpoint.contents.metadata.find("format");
+      format != checkpoint.contents.metadata.end() && format->second == kQuantizedCheckpointFormat) {
+    throw DataError(checkpoint.path.string() +
+                    ": an int8 quantized model (dlrun quantize), which only eval and predict run; give the "
+                    "float checkpoint it was made from");
+  }
   for (const ParameterRef& ref : model.parameters()) {
     const Tensor* stored = checkpoint.contents.find(ref.name);
     if (stored == nullptr) {

@@ -19,6 +19,9 @@
 namespace dlrun {
 
 inline constexpr std::string_view kCheckpointFormat = "dlrun-checkpoint-1";
+// The `format` of an int8 quantized model (dlrun quantize; lib/compress/quantized_checkpoint.hpp):
+// eval and predict run it, and load_model_parameters refuses it.
+inline constexpr std::string_view kQuantizedCheckpointFormat = "dlrun-int8-1";
 
 // Everything besides tensors that a checkpoint records.
 struct CheckpointState {

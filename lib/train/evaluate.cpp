@@ -28,7 +28,7 @@ const Tensor& metric_predictions(Model& model, const LossBinding& binding, const
 
 Evaluation evaluate(Model& model, const LossBinding& binding, const DataView& view,
                     const InputTransform& transform, const Task& task,
-                    const std::vector<std::string>& metrics, Index batch_size) {
+                    const std::vector<std::string>& metrics, Index batch_size, const BatchForward& forward) {
   MetricAccumulator accumulator(metrics, task.classes);
   BatchAssembler batch;
   Tensor final_output;  // value metrics read the final layer's output (see metric_predictions)
@@ -37,7 +37,8 @@ Evaluation evaluate(Model& model, const LossBinding& binding, const DataView& vi
     const Index end = std::min(view.size(), begin + batch_size);
     const std::span<const Index> rows(view.rows.data() + begin, static_cast<std::size_t>(end - begin));
     batch.assemble(*view.dataset, rows, transform, task);
-    const Tensor& output = model.forward(batch.inputs(), context, binding.depth);
+    const Tensor& output = forward ? forward(batch.inputs(), binding.depth)
+                                   : model.forward(batch.inputs(), context, binding.depth);
     const double loss = binding.loss->forward_backward(output, batch.targets(), nullptr);
     accumulator.add(metric_predictions(model, binding, task, output, final_output), batch.targets(), loss,
                     end - begin);

@@ -1,6 +1,7 @@
 // Evaluation of a model on a data view (eval mode, no gradients), and prediction.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -41,9 +42,14 @@ struct Evaluation {
   std::vector<MetricAccumulator::ClassScores> per_class;
 };
 
+// Runs a batch through layers [0, depth) and returns their output: Model::forward by default; an
+// int8 quantized model (lib/compress) passes its own.
+using BatchForward = std::function<const Tensor&(const Tensor& input, Index depth)>;
+
 Evaluation evaluate(Model& model, const LossBinding& binding, const DataView& view,
                     const InputTransform& transform, const Task& task,
-                    const std::vector<std::string>& metrics, Index batch_size);
+                    const std::vector<std::string>& metrics, Index batch_size,
+                    const BatchForward& forward = {});
 
 // Checks that the targets fit the model's output: classes vs the last layer's width, or the
 // regression / autoencoder target shape (one example) vs the output's element count. Throws

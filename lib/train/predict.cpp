@@ -7,7 +7,8 @@
 namespace dlrun {
 
 void predict_all(Model& model, const Dataset& inputs, const InputTransform& transform, Index batch_size,
-                 const std::function<void(Index, std::span<const float>)>& sink) {
+                 const std::function<void(Index, std::span<const float>)>& sink,
+                 const std::function<const Tensor&(const Tensor&)>& forward) {
   std::vector<Index> rows(static_cast<std::size_t>(inputs.size()));
   std::iota(rows.begin(), rows.end(), 0);
   Tensor batch;
@@ -15,7 +16,8 @@ void predict_all(Model& model, const Dataset& inputs, const InputTransform& tran
     const Index end = std::min(inputs.size(), begin + batch_size);
     gather_inputs(inputs, std::span<const Index>(rows.data() + begin, static_cast<std::size_t>(end - begin)),
                   transform, batch);
-    const Tensor& output = model.forward(batch, ForwardContext{Mode::eval, nullptr});
+    const Tensor& output =
+        forward ? forward(batch) : model.forward(batch, ForwardContext{Mode::eval, nullptr});
     for (Index n = 0; n < end - begin; ++n) sink(begin + n, sample(output, n));
   }
 }

@@ -5,7 +5,7 @@ _dlrun() {
   local cur prev command
   cur=${COMP_WORDS[COMP_CWORD]}
   prev=${COMP_WORDS[COMP_CWORD-1]}
-  local commands="train cv eval predict search generate prune summary check report"
+  local commands="train cv eval predict search generate prune quantize summary check report"
   local common="--set --threads --quiet --help"
   if ((COMP_CWORD == 1)); then
     COMPREPLY=($(compgen -W "$commands --help --version" -- "$cur"))
@@ -31,6 +31,7 @@ _dlrun() {
     search) flags="$common --out --jsonl --strategy --trials --jobs --resume --refit --outer-folds --journal --worker --lease" ;;
     generate) flags="$common --checkpoint --prompt --length --temperature --top-k --seed" ;;
     prune) flags="$common --out --jsonl --checkpoint --sparsity --scope --finetune-epochs" ;;
+    quantize) flags="$common --checkpoint --calibration-batches --out" ;;
     summary) flags="$common --json" ;;
     check) flags="$common" ;;
     report) flags="--no-eval --threads --quiet --help" ;;

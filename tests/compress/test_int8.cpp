@@ -8,6 +8,7 @@
 
 #include "compress/int8_gemm.hpp"
 #include "compress/quantize.hpp"
+#include "compress/quantized_model.hpp"
 #include "core/random.hpp"
 
 using namespace dlrun;
@@ -100,5 +101,67 @@ TEST_CASE("int8 gemm: exact against a direct loop, and the float product within 
       const double approx = static_cast<double>(qa.scale) * sw * c[static_cast<std::size_t>(i * n + j)];
       CHECK(std::fabs(approx - exact) <= bound);
     }
+  }
+}
+
+TEST_CASE("int8 gemm_u8s8: uint8 activations with a zero point, every kernel exact on random shapes") {
+  Rng rng(19);
+  const std::vector<std::array<Index, 3>> shapes{{1, 1, 1},    {3, 5, 9},       {8, 16, 12},   {9, 17, 13},
+                                                 {676, 32, 9}, {64, 128, 5408}, {13, 10, 130}, {2, 33, 3}};
+  std::vector<Int8Kernel> kernels{Int8Kernel::pairs};
+  if (cpu_has_vnni()) kernels.push_back(Int8Kernel::vnni);
+  for (const auto& [m, n, k] : shapes) {
+    CAPTURE(m);
+    CAPTURE(n);
+    CAPTURE(k);
+    const Index lda = k + 3;  // rows apart by more than k
+    std::vector<std::uint8_t> a(static_cast<std::size_t>(m * lda));
+    for (auto& v : a) v = static_cast<std::uint8_t>(rng.below(256));
+    std::vector<std::int8_t> b(static_cast<std::size_t>(n * k));
+    for (auto& v : b) v = static_cast<std::int8_t>(rng.below(256) - 128);
+    const auto zero_point = static_cast<std::int32_t>(rng.below(256));
+    std::vector<std::int32_t> expected(static_cast<std::size_t>(m * n));
+    for (Index r = 0; r < m; ++r) {
+      for (Index c = 0; c < n; ++c) {
+        std::int64_t sum = 0;
+        for (Index i = 0; i < k; ++i)
+          sum += (a[static_cast<std::size_t>(r * lda + i)] - zero_point) *
+                 b[static_cast<std::size_t>(c * k + i)];
+        expected[static_cast<std::size_t>(r * n + c)] = static_cast<std::int32_t>(sum);
+      }
+    }
+    for (const Int8Kernel kernel : kernels) {
+      CAPTURE(static_cast<int>(kernel));
+      const Int8Weights packed = pack_u8s8_weights(b.data(), n, k, kernel);
+      std::vector<std::int32_t> c(expected.size(), -1);
+      std::vector<std::int16_t> scratch;
+      gemm_u8s8(m, a.data(), lda, zero_point, packed, c.data(), scratch);
+      CHECK(c == expected);
+    }
+  }
+}
+
+TEST_CASE("int8: quantize_values and dequantize_values round-trip within half a step, clamping outside") {
+  Rng rng(23);
+  for (const auto& [low, high] : {std::pair{-2.0f, 5.0f}, std::pair{0.0f, 1.0f}, std::pair{-0.3f, -0.1f}}) {
+    const ActivationQuantization q = activation_quantization(low, high);
+    std::vector<float> x(1000);
+    for (float& v : x) v = rng.uniform(std::min(low, 0.0f), std::max(high, 0.0f));
+    x[0] = 0.0f;
+    std::vector<std::uint8_t> levels(x.size());
+    std::vector<float> back(x.size());
+    quantize_values(x, q, levels.data());
+    dequantize_values(levels, q, back.data());
+    CHECK(back[0] == 0.0f);
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      CHECK(std::fabs(back[i] - x[i]) <= q.scale / 2 * (1 + 1e-4f));
+      CHECK(levels[i] == quantize_activation(x[i], q));  // the same rounding as the scalar one
+    }
+    const std::vector<float> outside{-1e9f, 1e9f, NAN};
+    std::vector<std::uint8_t> clamped(3);
+    quantize_values(outside, q, clamped.data());
+    CHECK(clamped[0] == 0);
+    CHECK(clamped[1] == 255);
+    CHECK(clamped[2] == 0);
   }
 }

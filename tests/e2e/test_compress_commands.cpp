@@ -3,10 +3,12 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 
 #include "e2e/e2e_support.hpp"
 #include "e2e/error_lines.hpp"
+#include "io/safetensors.hpp"
 
 using namespace dlrun::testing;
 namespace fs = std::filesystem;
@@ -118,4 +120,91 @@ TEST_CASE("e2e prune: bad inputs give one error line and the documented exit cod
                                  " --sparsity 0.5 --out " + (dir / "p").string());
   CHECK(missing.exit_code == 3);
   CHECK_FALSE(fs::exists(dir / "p"));
+}
+
+TEST_CASE("e2e quantize: an int8 model that eval and predict run, close to the float one") {
+  TempDir dir;
+  const auto config = dir.write("c.yaml", tiny_cnn_config(dir));
+  const auto trained = run_dlrun("train " + config.string() + " --quiet --out " + (dir / "run").string());
+  REQUIRE(trained.exit_code == 0);
+  const auto checkpoint = dir / "run" / "checkpoints" / "last.safetensors";
+
+  const auto quantized = run_dlrun("quantize " + config.string() + " --checkpoint " + checkpoint.string() +
+                                   " --calibration-batches 2");
+  CAPTURE(quantized.err);
+  REQUIRE(quantized.exit_code == 0);
+  const auto summary = last_json_line(quantized.out);
+  CHECK(summary["command"] == "quantize");
+  const fs::path model = dir / "run" / "checkpoints" / "last.int8.safetensors";  // the default
+  CHECK(summary["quantized_checkpoint"] == model.string());
+  CHECK(summary["int8_layers"] == nlohmann::json({"conv1", "fc1", "out"}));
+  CHECK(summary["calibration"]["examples"] == 32);
+  for (const char* key : {"before", "after"}) {
+    CAPTURE(key);
+    CHECK(summary[key]["examples_per_second"].get<double>() > 0);
+    CHECK(summary[key]["bytes"].get<double>() > 0);
+  }
+  // One byte per weight plus float scales and biases, against four bytes per float parameter.
+  CHECK(summary["comparison"]["size_vs_float_parameters"].get<double>() < 0.35);
+  const double float_accuracy = summary["before"]["accuracy"].get<double>();
+  const double int8_accuracy = summary["after"]["accuracy"].get<double>();
+  CHECK(std::fabs(int8_accuracy - float_accuracy) <= 2.0 / 90);  // at most two of the 90 examples
+
+  const auto eval = run_dlrun("eval " + config.string() + " --checkpoint " + model.string());
+  REQUIRE(eval.exit_code == 0);
+  const auto evaluated = last_json_line(eval.out);
+  CHECK(evaluated["int8"] == true);
+  CHECK(evaluated["accuracy"].get<double>() == doctest::Approx(int8_accuracy));
+
+  const auto images = dir / "images.idx";
+  const auto predicted = run_dlrun("predict " + config.string() + " --checkpoint " + model.string() +
+                                   " --input " + images.string() + " --format idx");
+  REQUIRE(predicted.exit_code == 0);
+  CHECK(std::count(predicted.out.begin(), predicted.out.end(), '\n') == 91);  // header + 90 rows
+
+  // The int8 model is not a float checkpoint: training from it is refused, naming it.
+  const auto weights = run_dlrun("train " + config.string() + " --weights " + model.string() + " --out " +
+                                 (dir / "again").string());
+  CHECK(weights.exit_code == 3);
+  check_one_error_line(weights, "int8 quantized model");
+}
+
+TEST_CASE("e2e quantize: malformed int8 models and bad flags give one error line and their exit code") {
+  TempDir dir;
+  const auto config = dir.write("c.yaml", tiny_cnn_config(dir));
+  REQUIRE(
+      run_dlrun("train " + config.string() + " --quiet --set train.epochs=1 --out " + (dir / "run").string())
+          .exit_code == 0);
+  const auto checkpoint = dir / "run" / "checkpoints" / "last.safetensors";
+  const auto model = dir / "q.safetensors";
+  REQUIRE(run_dlrun("quantize " + config.string() + " --quiet --checkpoint " + checkpoint.string() +
+                    " --out " + model.string())
+              .exit_code == 0);
+
+  // fc1's input zero point out of range, and fc1's weight scale left out.
+  dlrun::SafetensorsContents contents = dlrun::read_safetensors(model);
+  std::vector<std::pair<std::string, const dlrun::Tensor*>> tensors, fewer;
+  for (auto& [name, tensor] : contents.tensors) {
+    if (name == "fc1.input_zero_point") tensor.data()[0] = 300.0f;
+    tensors.emplace_back(name, &tensor);
+    if (name != "fc1.weight_scale") fewer.emplace_back(name, &tensor);
+  }
+  const auto bad_zero = dir / "bad_zero.safetensors";
+  const auto missing = dir / "missing.safetensors";
+  dlrun::write_safetensors(bad_zero, tensors, contents.metadata);
+  dlrun::write_safetensors(missing, fewer, contents.metadata);
+  const auto zero = run_dlrun("eval " + config.string() + " --checkpoint " + bad_zero.string());
+  CHECK(zero.exit_code == 3);
+  check_one_error_line(zero, "'fc1.input_zero_point' holds 300.0, not an integer in [0, 255]");
+  const auto lacking = run_dlrun("predict " + config.string() + " --checkpoint " + missing.string() +
+                                 " --input " + (dir / "images.idx").string() + " --format idx");
+  CHECK(lacking.exit_code == 3);
+  check_one_error_line(lacking, "tensor 'fc1.weight_scale' is missing");
+
+  const auto again = run_dlrun("quantize " + config.string() + " --checkpoint " + model.string());
+  CHECK(again.exit_code == 3);
+  check_one_error_line(again, "int8 quantized model");
+  const auto no_batches = run_dlrun("quantize " + config.string() + " --checkpoint " + checkpoint.string() +
+                                    " --calibration-batches 0");
+  CHECK(no_batches.exit_code == 2);
 }
