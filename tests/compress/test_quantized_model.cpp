@@ -282,7 +282,8 @@ TEST_CASE("quantized checkpoint: read back exactly; malformed ones name the tens
   expect_refused("c.weight_scale", INFINITY, "'c.weight_scale' holds");
 
   // A config whose model differs: the int8 layers are named.
-  Model other = testing::build_model("    - {type: dense, name: fc, units: 2}\n", Shape{1, 5, 5});
+  Model other = testing::build_model("    - {type: flatten}\n    - {type: dense, name: fc, units: 2}\n",
+                                     Shape{1, 5, 5});
   CHECK_THROWS_WITH_AS(read_quantized_layers(other, file),
                        doctest::Contains("are not those of the config's model"), DataError);
 }

@@ -144,8 +144,10 @@ TEST_CASE("e2e quantize: an int8 model that eval and predict run, close to the f
     CHECK(summary[key]["examples_per_second"].get<double>() > 0);
     CHECK(summary[key]["bytes"].get<double>() > 0);
   }
-  // One byte per weight plus float scales and biases, against four bytes per float parameter.
-  CHECK(summary["comparison"]["size_vs_float_parameters"].get<double>() < 0.35);
+  // One byte per weight against four, and no optimizer state; in so small a model the header (the
+  // config and the quantization metadata) weighs more than the weights.
+  CHECK(summary["comparison"]["size_ratio"].get<double>() < 0.5);
+  CHECK(summary["before"]["parameter_bytes"] == 4 * (4 * 9 + 4 + 36 * 16 + 16 + 16 * 3 + 3));
   const double float_accuracy = summary["before"]["accuracy"].get<double>();
   const double int8_accuracy = summary["after"]["accuracy"].get<double>();
   CHECK(std::fabs(int8_accuracy - float_accuracy) <= 2.0 / 90);  // at most two of the 90 examples
