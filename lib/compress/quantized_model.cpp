@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 
 #include "core/errors.hpp"
 #include "core/threads.hpp"
@@ -239,8 +238,6 @@ void for_workers(Index count, const Run& run) {
   });
 }
 
-}  // namespace
-
 // The int32 sums of a step for one row of outputs, requantized for the next int8 step: clamped
 // to [low, 255] (low is the zero point with relu) and rounded.
 void requantize_row(const std::int32_t* sums, Index n, const float* multiplier, const float* offset,
@@ -259,6 +256,8 @@ void dequantize_row(const std::int32_t* sums, Index n, const float* scale, const
     out[f] = relu ? std::max(y, 0.0f) : y;
   }
 }
+
+}  // namespace
 
 void QuantizedModel::run_conv(Step& step, const U8Tensor& input) {
   const auto& conv = static_cast<const Conv2d&>(*model_->layer(step.plan.first).layer);
@@ -395,7 +394,7 @@ const Tensor& QuantizedModel::forward(const Tensor& input, Index depth) {
         quantize_values(current->values(), step.layer->input, step.quantized_input.values.data());
         quantized = &step.quantized_input;
       }
-      if (step.plan.first >= 0 && model_->layer(step.plan.first).type == "conv2d") {
+      if (model_->layer(step.plan.first).type == "conv2d") {
         run_conv(step, *quantized);
       } else {
         run_dense(step, *quantized);
