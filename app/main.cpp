@@ -219,7 +219,9 @@ int main(int argc, char** argv) {
   } catch (const dlrun::DlrunError& error) {
     return fail(error.what(), error.exit_code());
   } catch (const std::bad_alloc&) {
-    return fail("out of memory", 1);
+    // Readers bound every allocation by the file's size (docs/security.md); what is left is a
+    // model, batch or dataset larger than the memory.
+    return fail("out of memory: an allocation failed (is the model, batch or dataset too large?)", 1);
   } catch (const std::exception& error) {
     return fail(std::string("internal error: ") + error.what(), 1);
   }

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "core/errors.hpp"
 #include "data/file_bytes.hpp"
@@ -143,11 +144,12 @@ Dataset read_csv(const DataSource& source, LabelKind label_kind) {
   if (!lines.next(line, line_number)) throw DataError(Location{file}, "CSV file is empty");
   const Index field_count = split_fields(line, source.delimiter, Location{file, line_number}, fields);
   std::vector<std::string> names;
+  std::unordered_set<std::string_view> seen;  // a header of a million columns must not be quadratic
   for (Index f = 0; f < field_count; ++f) {
     const Field& field = fields[static_cast<std::size_t>(f)];
     if (!source.header) {
       names.push_back("col" + std::to_string(f));
-    } else if (std::find(names.begin(), names.end(), field.text) != names.end()) {
+    } else if (!seen.insert(field.text).second) {
       throw DataError(Location{file, line_number, field.column},
                       "field " + std::to_string(f + 1) + ": duplicate column name '" + field.text + "'");
     } else {

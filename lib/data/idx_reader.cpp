@@ -3,6 +3,7 @@
 #include <string>
 
 #include "core/errors.hpp"
+#include "data/array_bytes.hpp"
 #include "data/file_bytes.hpp"
 #include "data/labels.hpp"
 
@@ -69,25 +70,28 @@ IdxArray read_idx_array(const std::filesystem::path& path, std::string_view role
          " bytes, the file has " + std::to_string(bytes.size()));
   }
   IdxArray array;
-  Index count = 1;
   for (std::size_t d = 0; d < rank; ++d) {
     const std::uint8_t* p = bytes.data() + 4 + 4 * d;
-    const Index dim = Index{p[0]} << 24 | Index{p[1]} << 16 | Index{p[2]} << 8 | Index{p[3]};
-    array.dims.push_back(dim);
-    count *= dim;
+    array.dims.push_back(Index{p[0]} << 24 | Index{p[1]} << 16 | Index{p[2]} << 8 | Index{p[3]});
   }
   if (array.dims[0] == 0) fail("contains no examples (first dimension is 0)");
-  const std::size_t available = bytes.size() - header_size;
-  if (static_cast<std::size_t>(count) > available) {
-    fail("truncated data: dimensions " + dims_text(array.dims) + " need " + std::to_string(count) +
-         " bytes from byte offset " + std::to_string(header_size) + ", but the file ends at byte offset " +
-         std::to_string(bytes.size()));
+  for (std::size_t d = 1; d < rank; ++d) {
+    if (array.dims[d] == 0)
+      fail("dimension " + std::to_string(d + 1) + " is 0 (dimensions " + dims_text(array.dims) + ")");
   }
-  if (static_cast<std::size_t>(count) < available) {
-    fail(std::to_string(available - static_cast<std::size_t>(count)) +
-         " unexpected bytes after the data at byte offset " +
-         std::to_string(header_size + static_cast<std::size_t>(count)) + " (dimensions " +
-         dims_text(array.dims) + ")");
+  const std::size_t available = bytes.size() - header_size;
+  // Compared before any allocation: up to 255 dimensions of up to 2^32 - 1 each can claim more
+  // than 2^64 bytes, which must not wrap around to a size the file happens to have.
+  const std::optional<std::uint64_t> needed = array_bytes(array.dims, 1);
+  if (!needed || *needed > available) {
+    fail("truncated data: dimensions " + dims_text(array.dims) + " need " +
+         (needed ? std::to_string(*needed) : std::string("more than 2^63")) + " bytes from byte offset " +
+         std::to_string(header_size) + ", but the file ends at byte offset " + std::to_string(bytes.size()));
+  }
+  const auto count = static_cast<std::size_t>(*needed);
+  if (count < available) {
+    fail(std::to_string(available - count) + " unexpected bytes after the data at byte offset " +
+         std::to_string(header_size + count) + " (dimensions " + dims_text(array.dims) + ")");
   }
   // Drop the header in place: a memmove over pages already touched, cheaper than a second buffer.
   array.values = std::move(file.bytes);

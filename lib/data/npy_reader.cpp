@@ -7,6 +7,7 @@
 
 #include "core/errors.hpp"
 #include "core/options.hpp"
+#include "data/array_bytes.hpp"
 #include "data/file_bytes.hpp"
 
 namespace dlrun {
@@ -14,6 +15,8 @@ namespace dlrun {
 static_assert(std::endian::native == std::endian::little, "the NPY reader copies little-endian data as is");
 
 namespace {
+
+constexpr std::size_t kMaxNpyHeaderBytes = 65536;  // messages say "64 KiB"
 
 Index item_size(std::string_view dtype) {
   if (dtype == "|u1") return 1;
@@ -209,6 +212,11 @@ NpyArray read_npy_array(const std::filesystem::path& path, std::string_view role
   const std::size_t header_start = 8 + static_cast<std::size_t>(length_bytes);
   if (bytes.size() < header_start) throw fail("truncated NPY header");
   const std::size_t header_length = little_endian(bytes.data() + 8, length_bytes);
+  // numpy writes a few hundred bytes (and reads at most 10000 by default); versions 2 and 3 could
+  // claim 4 GiB of dictionary.
+  if (header_length > kMaxNpyHeaderBytes) {
+    throw fail("header length " + std::to_string(header_length) + " is over the 64 KiB limit");
+  }
   if (bytes.size() < header_start + header_length) {
     throw fail("truncated header: it claims " + std::to_string(header_length) + " bytes from byte offset " +
                std::to_string(header_start) + ", the file ends at byte offset " +
@@ -224,14 +232,20 @@ NpyArray read_npy_array(const std::filesystem::path& path, std::string_view role
   }
   if (array.shape.empty()) throw fail("a 0-dimensional array; expected (N, ...) with one row per example");
   if (array.shape[0] == 0) throw fail("contains no examples (shape " + shape_text(array.shape) + ")");
+  for (std::size_t d = 1; d < array.shape.size(); ++d) {
+    if (array.shape[d] == 0) throw fail("shape " + shape_text(array.shape) + " has an empty dimension");
+  }
   const std::size_t data_start = header_start + header_length;
-  const std::size_t needed = static_cast<std::size_t>(array.element_count() * size);
   const std::size_t available = bytes.size() - data_start;
-  if (needed > available) {
+  // Dimensions up to 2^48 each: their product is checked, never allowed to wrap around.
+  const std::optional<std::uint64_t> claimed = array_bytes(array.shape, static_cast<std::uint64_t>(size));
+  if (!claimed || *claimed > available) {
     throw fail("truncated data: shape " + shape_text(array.shape) + " of '" + array.dtype + "' needs " +
-               std::to_string(needed) + " bytes from byte offset " + std::to_string(data_start) +
+               (claimed ? std::to_string(*claimed) : std::string("more than 2^63")) +
+               " bytes from byte offset " + std::to_string(data_start) +
                ", but the file ends at byte offset " + std::to_string(bytes.size()));
   }
+  const auto needed = static_cast<std::size_t>(*claimed);
   if (needed < available) {
     throw fail(std::to_string(available - needed) + " unexpected bytes after the data at byte offset " +
                std::to_string(data_start + needed));

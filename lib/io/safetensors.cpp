@@ -112,7 +112,8 @@ json parse_header(const fs::path& path, const std::string& text) {
   json header;
   try {
     header = json::parse(text, callback);
-  } catch (const json::parse_error& error) {
+  } catch (const json::exception& error) {
+    // parse_error, and out_of_range for a number beyond double such as 1e400 (found by fuzzing).
     std::string message = error.what();
     if (const auto end = message.find("] ");
         message.starts_with("[json.exception") && end != std::string::npos) {
@@ -186,7 +187,11 @@ Entry parse_entry(const fs::path& path, const std::string& name, const json& val
   for (const json& dim : shape) {
     const auto d = non_negative_integer(dim);
     if (!d || *d > static_cast<std::uint64_t>(std::numeric_limits<Index>::max())) {
-      bad_file(path, where + "shape " + shape.dump() + " has a dimension that is not a non-negative integer");
+      // Only a flat value is shown: json::dump recurses, and a million nested lists overflow the stack.
+      const std::string shown = dim.is_structured() ? std::string(dim.is_array() ? "a list" : "an object")
+                                                    : dim.dump().substr(0, 40);
+      bad_file(path, where + "shape dimension " + std::to_string(entry.dims.size()) + " (" + shown +
+                         ") is not a non-negative integer");
     }
     if (*d == 0) empty = true;
     entry.dims.push_back(static_cast<Index>(*d));

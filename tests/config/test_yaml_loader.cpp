@@ -107,6 +107,33 @@ TEST_CASE("yaml loader: nesting deeper than the limit is a clear error, however 
   CHECK_NOTHROW(parse_yaml("a: \"" + std::string(100, '[') + "\"\nb: x" + std::string(100, '{') + "\n", "f"));
 }
 
+TEST_CASE(
+    "yaml loader: resource attacks at 100k levels and at the 1 MiB limit are refused, not recursed into") {
+  // yaml-cpp 0.7.0 has no limits of its own: each of these would recurse once per level.
+  const std::string too_deep = "nesting is deeper than 64 levels";
+  const std::size_t n = 100000;
+  CHECK(parse_error(std::string(n, '[')) == "cfg.yaml:1:65: " + too_deep);
+  CHECK(parse_error("a: " + std::string(n, '{') + std::string(n, '}')).find(too_deep) != std::string::npos);
+  std::string mixed = "a: ";
+  for (std::size_t i = 0; i < n; ++i) mixed += i % 2 ? "{k: " : "[";
+  CHECK(parse_error(mixed).find(too_deep) != std::string::npos);
+  std::string dashes = "a:\n";
+  for (std::size_t i = 0; i < n; ++i) dashes += "- ";
+  CHECK(parse_error(dashes + "x\n").find(too_deep) != std::string::npos);
+  std::string keys = "a:\n";
+  for (std::size_t i = 0; i < n; ++i) keys += "? ";
+  CHECK(parse_error(keys + "x\n").find("cfg.yaml:") == 0);
+  // A 1 MiB file of aliases (the billion-laughs body) stops at the first anchor.
+  std::string bomb = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\nb: [";
+  while (bomb.size() < kMaxConfigBytes - 8) bomb += "*a, ";
+  bomb += "*a]\n";
+  CHECK(bomb.size() <= kMaxConfigBytes);
+  CHECK(parse_error(bomb) ==
+        "cfg.yaml:1:4: YAML anchors and aliases (&name, *name) are not supported; write the values out");
+  CHECK(parse_error(std::string(kMaxConfigBytes + 1, '[')) ==
+        "cfg.yaml: the config text is larger than 1 MiB");
+}
+
 TEST_CASE("yaml loader: duplicate keys name both lines") {
   CHECK(parse_error("a: 1\nb: 2\na: 3\n") == "cfg.yaml:3:1: duplicate key 'a' (first given at line 1)");
   CHECK(parse_error("x:\n  - {k: 1, k: 2}\n") == "cfg.yaml:2:12: duplicate key 'k' (first given at line 2)");

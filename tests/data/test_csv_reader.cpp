@@ -107,6 +107,15 @@ TEST_CASE("csv: malformed files give file:line:column and the field number") {
   };
   const std::string file = (dir.path() / "bad.csv").string();
 
+  SUBCASE("a duplicate column name in a header of 100k columns (found in linear time)") {
+    std::string header;
+    for (int i = 0; i < 100000; ++i) header += "c" + std::to_string(i) + ",";
+    const int column = static_cast<int>(header.size()) + 1;
+    CHECK_THROWS_WITH_AS(
+        read(header + "c7\n"),
+        (file + ":1:" + std::to_string(column) + ": field 100001: duplicate column name 'c7'").c_str(),
+        DataError);
+  }
   SUBCASE("a row with too few fields: the column is just past the line's end") {
     CHECK_THROWS_WITH_AS(read("a,b,c\n1,2,x\n1,2\n"),
                          (file + ":3:4: ragged row: 2 fields, expected 3 as in the header (line 1)").c_str(),

@@ -141,6 +141,31 @@ TEST_CASE("idx: malformed files give a DataError naming the file and the problem
         (file.string() + ": IDX images file: contains no examples (first dimension is 0)").c_str(),
         DataError);
   }
+  SUBCASE("a zero dimension after the first") {
+    // Without this, (1, 2^32-1, 2^32-1, 0) holds no data and passes the size check, and the sample
+    // shape's product overflows later.
+    const auto file = dir.write("zero", idx_bytes({1, 4294967295u, 4294967295u, 0}, {}));
+    CHECK_THROWS_WITH_AS(
+        read_idx(file, labels),
+        (file.string() + ": IDX images file: dimension 4 is 0 (dimensions 1 x 4294967295 x 4294967295 x 0)")
+            .c_str(),
+        DataError);
+  }
+  SUBCASE("dimensions whose product overflows 64 bits are refused, not wrapped around") {
+    // 2^32-1 to the fourth power wraps around int64; 255 dimensions could claim anything.
+    const auto file = dir.write("huge", idx_bytes({4294967295u, 4294967295u, 4294967295u, 4294967295u}, {7}));
+    CHECK_THROWS_WITH_AS(
+        read_idx(file, labels),
+        (file.string() +
+         ": IDX images file: truncated data: dimensions 4294967295 x 4294967295 x 4294967295 x "
+         "4294967295 need more than 2^63 bytes from byte offset 20, but the file ends at byte "
+         "offset 21")
+            .c_str(),
+        DataError);
+    std::string many = idx_bytes(std::vector<std::uint32_t>(255, 2), {});
+    CHECK_THROWS_WITH_AS(read_idx_array(dir.write("many", many), "IDX file"),
+                         doctest::Contains("need more than 2^63 bytes"), DataError);
+  }
   SUBCASE("image and label counts differ: both files and both counts") {
     const auto images = dir.write("images", idx_bytes({3, 1, 1}, {1, 2, 3}));
     CHECK_THROWS_WITH_AS(read_idx(images, labels),

@@ -205,6 +205,40 @@ TEST_CASE("npy: malformed files give a DataError naming the file, with byte offs
     CHECK_THROWS_WITH_AS(read_npy(scalar, "", LabelKind::none), doctest::Contains("a 0-dimensional array"),
                          DataError);
   }
+  SUBCASE("shapes whose byte count overflows, and empty dimensions, are refused before any allocation") {
+    // 2^48 x 2^48 x 4 of '<f8' wraps around to 0 bytes in 64-bit arithmetic.
+    const auto wraps =
+        dir.write("w.npy", npy_bytes("{'descr': '<f8', 'fortran_order': False, 'shape': (281474976710656, "
+                                     "281474976710656, 4), }",
+                                     ""));
+    CHECK_THROWS_WITH_AS(
+        read_npy(wraps, "", LabelKind::none),
+        (wraps.string() + ": NPY inputs file: truncated data: shape (281474976710656, "
+                          "281474976710656, 4) of '<f8' needs more than 2^63 bytes from byte "
+                          "offset 128, but the file ends at byte offset 128")
+            .c_str(),
+        DataError);
+    const auto big = dir.write(
+        "b.npy", npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (1000000, 1000), }", "abcd"));
+    CHECK_THROWS_WITH_AS(read_npy(big, "", LabelKind::none), doctest::Contains("needs 4000000000 bytes"),
+                         DataError);
+    const auto empty = dir.write(
+        "z.npy",
+        npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (3, 281474976710656, 0), }", ""));
+    CHECK_THROWS_WITH_AS(
+        read_npy(empty, "", LabelKind::none),
+        (empty.string() + ": NPY inputs file: shape (3, 281474976710656, 0) has an empty dimension").c_str(),
+        DataError);
+  }
+  SUBCASE("a header longer than 64 KiB") {
+    std::string bytes = "\x93NUMPY\x02";
+    bytes += std::string("\x00\x01\x00\x01\x00", 5);  // version 2.0, header length 0x00010001
+    const auto file = dir.write("long-header.npy", bytes + std::string(65537, ' '));
+    CHECK_THROWS_WITH_AS(
+        read_npy(file, "", LabelKind::none),
+        (file.string() + ": NPY inputs file: header length 65537 is over the 64 KiB limit").c_str(),
+        DataError);
+  }
   SUBCASE("non-finite inputs") {
     const float values[2] = {1.0f, std::numeric_limits<float>::quiet_NaN()};
     const auto file =

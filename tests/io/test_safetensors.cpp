@@ -283,6 +283,22 @@ TEST_CASE("safetensors: every malformed file is a DataError naming the file") {
   }
 }
 
+TEST_CASE("safetensors: a shape of a million nested lists is a DataError, not a stack overflow") {
+  // Found while fuzzing (docs/security.md): the message used to print the shape with json::dump,
+  // which recurses once per level. 2 MB of header, well under the 100 MB limit.
+  TempDir dir;
+  const std::size_t depth = 1000000;
+  const auto path = dir / "deep.safetensors";
+  write_bytes(path, make_file(R"({"t":{"dtype":"F32","shape":)" + std::string(depth, '[') +
+                              std::string(depth, ']') + R"(,"data_offsets":[0,0]}})"));
+  CHECK(read_error(path) ==
+        path.string() + ": tensor 't': shape dimension 0 (a list) is not a non-negative integer");
+  write_bytes(path,
+              make_file(R"({"t":{"dtype":"F32","shape":[2,"two"],"data_offsets":[0,8]}})", floats({1, 2})));
+  CHECK(read_error(path) ==
+        path.string() + ": tensor 't': shape dimension 1 (\"two\") is not a non-negative integer");
+}
+
 TEST_CASE("safetensors: fuzzed truncations and bit flips give a DataError or a valid read, never a crash") {
   TempDir dir;
   Tensor weight(Shape{4, 3}, 0.25f);
