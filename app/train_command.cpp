@@ -2,12 +2,15 @@
 // the run directory, callbacks, checkpoints, early stopping, evaluation and the summary).
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
+#include <thread>
 
 #include "app/commands.hpp"
 #include "app/config_loading.hpp"
 #include "app/console.hpp"
 #include "core/threads.hpp"
+#include "dist/communicator.hpp"
 #include "train/experiment.hpp"
 #include "train/run_training.hpp"
 
@@ -19,7 +22,13 @@ int run_train(const CommonOptions& common, const TrainOptions& options) {
     throw ConfigError(
         "--resume and --weights exclude each other: --resume continues a run, --weights starts one");
   }
+  // Under mpirun: data-parallel over the ranks; rank 0 alone writes and prints (docs/scaling.md).
+  Communicator& ranks = world();
   Config config = load_config_with_flags(common);
+  // Ranks on one machine share its cores: unless told, each takes its part of them.
+  if (ranks.local_size() > 1 && config.threads == 0) {
+    config.threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / ranks.local_size());
+  }
   apply_threads(config);
   auto experiment = prepare_experiment(std::move(config));
   Experiment& e = *experiment;
@@ -30,6 +39,7 @@ int run_train(const CommonOptions& common, const TrainOptions& options) {
   run.resume = options.resume;
   run.weights = options.weights;
   run.callbacks = {&console};
+  run.communicator = &ranks;
   run.started = started;
   run.on_start = [&](const RunStart& start) {
     add_log_file(start.run_dir / "log.txt");
@@ -49,7 +59,12 @@ int run_train(const CommonOptions& common, const TrainOptions& options) {
   };
   run.stop_flag = &stop_flag();
 
+  if (!ranks.is_root()) install_stop_handlers();  // rank 0's on_start installs its own
   const RunResult result = run_training(e, run);
+  if (!ranks.is_root()) {  // rank 0 reports; the others exit as it does
+    if (result.status == "interrupted") return 130;
+    return result.status == "diverged" ? DivergedError(result.error).exit_code() : 0;
+  }
   int exit_code = 0;
   if (result.status == "interrupted") {
     exit_code = 130;

@@ -151,7 +151,8 @@ const Tensor& Model::forward(const Tensor& input, const ForwardContext& context,
   return *current;
 }
 
-void Model::backward(const Tensor& input, const Tensor& grad_output, Index depth) {
+void Model::backward(const Tensor& input, const Tensor& grad_output, Index depth,
+                     const std::function<void(Index)>* after_layer) {
   if (depth < 0 || depth > size()) depth = size();
   const Tensor* grad = &grad_output;
   bool into_a = true;  // ping-pong: never write the buffer being read
@@ -162,6 +163,7 @@ void Model::backward(const Tensor& input, const Tensor& grad_output, Index depth
     Tensor& grad_input = into_a ? grad_a_ : grad_b_;
     into_a = !into_a;
     layers_[at].layer->backward(layer_input, outputs_[output_slot(i, depth)], *grad, grad_input);
+    if (after_layer) (*after_layer)(i);
     grad = &grad_input;
   }
 }

@@ -3,6 +3,7 @@
 // preallocated activation buffers.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -58,8 +59,11 @@ class Model {
   // After forward(input, ..., depth): back-propagates grad_output (the gradient of the loss with
   // respect to the output of layer depth-1) down to the first layer with trainable parameters,
   // accumulating parameter grads. The input gradient of that layer is not needed, so it is not
-  // computed when possible, and the layers before it are not run backward.
-  void backward(const Tensor& input, const Tensor& grad_output, Index depth = -1);
+  // computed when possible, and the layers before it are not run backward. `after_layer`, when
+  // given, is called with each layer's index once its parameter grads are complete (data-parallel
+  // training starts summing them over ranks there, while the layers below run backward).
+  void backward(const Tensor& input, const Tensor& grad_output, Index depth = -1,
+                const std::function<void(Index)>* after_layer = nullptr);
 
   Index size() const { return static_cast<Index>(layers_.size()); }
   const ModelLayer& layer(Index i) const { return layers_[static_cast<std::size_t>(i)]; }

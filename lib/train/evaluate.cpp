@@ -28,7 +28,8 @@ const Tensor& metric_predictions(Model& model, const LossBinding& binding, const
 
 Evaluation evaluate(Model& model, const LossBinding& binding, const DataView& view,
                     const InputTransform& transform, const Task& task,
-                    const std::vector<std::string>& metrics, Index batch_size, const BatchForward& forward) {
+                    const std::vector<std::string>& metrics, Index batch_size, const BatchForward& forward,
+                    const std::function<void(MetricAccumulator&)>& combine) {
   MetricAccumulator accumulator(metrics, task.classes);
   BatchAssembler batch;
   Tensor final_output;  // value metrics read the final layer's output (see metric_predictions)
@@ -43,6 +44,7 @@ Evaluation evaluate(Model& model, const LossBinding& binding, const DataView& vi
     accumulator.add(metric_predictions(model, binding, task, output, final_output), batch.targets(), loss,
                     end - begin);
   }
+  if (combine) combine(accumulator);
   Evaluation evaluation;
   evaluation.values = accumulator.results();
   if (task.classes > 0) {

@@ -43,13 +43,15 @@ struct Evaluation {
 };
 
 // Runs a batch through layers [0, depth) and returns their output: Model::forward by default; an
-// int8 quantized model (lib/compress) passes its own.
+// int8 quantized model (lib/compress) passes its own. `combine`, when given, sees the sums before
+// the metrics are computed from them (data-parallel evaluation adds up the ranks' sums there).
 using BatchForward = std::function<const Tensor&(const Tensor& input, Index depth)>;
 
 Evaluation evaluate(Model& model, const LossBinding& binding, const DataView& view,
                     const InputTransform& transform, const Task& task,
                     const std::vector<std::string>& metrics, Index batch_size,
-                    const BatchForward& forward = {});
+                    const BatchForward& forward = {},
+                    const std::function<void(MetricAccumulator&)>& combine = {});
 
 // Checks that the targets fit the model's output: classes vs the last layer's width, or the
 // regression / autoencoder target shape (one example) vs the output's element count. Throws

@@ -160,6 +160,35 @@ MetricValues MetricAccumulator::results() const {
   return values;
 }
 
+void MetricAccumulator::append_sums(std::vector<double>& out) const {
+  out.insert(out.end(), {loss_sum_, static_cast<double>(examples_), static_cast<double>(top_k_hits_),
+                         static_cast<double>(predictions_), abs_sum_, sq_sum_, target_sum_, target_sq_sum_,
+                         static_cast<double>(values_)});
+  for (const auto& row : confusion_) {
+    for (const std::int64_t count : row) out.push_back(static_cast<double>(count));
+  }
+}
+
+std::size_t MetricAccumulator::add_sums(std::span<const double> sums) {
+  const std::size_t used = 9 + static_cast<std::size_t>(classes_ * classes_);
+  require(sums.size() >= used, "MetricAccumulator::add_sums: too few numbers");
+  auto count = [](double value) { return static_cast<std::int64_t>(std::llround(value)); };
+  loss_sum_ += sums[0];
+  examples_ += count(sums[1]);
+  top_k_hits_ += count(sums[2]);
+  predictions_ += count(sums[3]);
+  abs_sum_ += sums[4];
+  sq_sum_ += sums[5];
+  target_sum_ += sums[6];
+  target_sq_sum_ += sums[7];
+  values_ += count(sums[8]);
+  std::size_t at = 9;
+  for (auto& row : confusion_) {
+    for (std::int64_t& cell : row) cell += count(sums[at++]);
+  }
+  return used;
+}
+
 nlohmann::json MetricAccumulator::to_json() const {
   return {{"loss_sum", loss_sum_},     {"examples", examples_},       {"confusion", confusion_},
           {"top_k_hits", top_k_hits_}, {"predictions", predictions_}, {"abs_sum", abs_sum_},

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -49,6 +50,13 @@ class MetricAccumulator {
   // sums) when `value` is malformed or holds another number of classes.
   nlohmann::json to_json() const;
   void from_json(const nlohmann::json& value);
+
+  // The running sums as one list of numbers (counts are exact in a double up to 2^53), so that the
+  // ranks of a data-parallel run add theirs up with one allreduce: append_sums writes them after
+  // `out`'s current end; add_sums adds a list of the same layout (from an accumulator with the
+  // same metrics and classes) and returns the numbers it read.
+  void append_sums(std::vector<double>& out) const;
+  std::size_t add_sums(std::span<const double> sums);
 
  private:
   std::vector<std::string> names_;

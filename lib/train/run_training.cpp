@@ -111,12 +111,17 @@ RunResult run_training(Experiment& e, const RunOptions& options) {
   require(options.resume.empty() || options.write_files, "run_training: resume needs write_files");
   if (options.epochs) e.config.train.epochs = *options.epochs;
   const Config& c = e.config;
+  SerialCommunicator alone;
+  Communicator& ranks = options.communicator ? *options.communicator : alone;
+  // Data-parallel, rank 0 alone writes (and logs); the other ranks train alike without files.
+  const bool writes = options.write_files && ranks.is_root();
   const std::string config_yaml = options.write_files ? to_yaml(c.tree) : std::string();
 
   const std::optional<Vocabulary> vocabulary = Vocabulary::of(*e.data.train.dataset);
 
   // Everything is read and checked before the run directory exists (or, resuming, is touched).
   Trainer trainer(c, e.model, *e.optimizer, e.schedule.get(), *e.loss, e.data, e.task);
+  if (ranks.distributed()) trainer.set_communicator(ranks);
   std::optional<LoadedCheckpoint> resumed;
   std::optional<LoadedCheckpoint> resumed_weights;
   RunResult result;
@@ -137,10 +142,12 @@ RunResult run_training(Experiment& e, const RunOptions& options) {
       throw DataError(point.checkpoint.string() + ": " + error.what());
     }
     if (e.schedule) e.schedule->set_state(resumed->state.schedule);
-    result.run_dir = open_run_directory_for_resume(point.run_dir);
-    // Writes that a kill cut short leave temporaries behind; nothing else writes here now.
-    remove_stale_temporaries(result.run_dir);
-    remove_stale_temporaries(result.run_dir / kCheckpointsFolder);
+    if (writes) {
+      result.run_dir = open_run_directory_for_resume(point.run_dir);
+      // Writes that a kill cut short leave temporaries behind; nothing else writes here now.
+      remove_stale_temporaries(result.run_dir);
+      remove_stale_temporaries(result.run_dir / kCheckpointsFolder);
+    }
   } else if (!options.weights.empty()) {
     resumed_weights = read_checkpoint(options.weights);
     check_checkpoint_vocabulary(*resumed_weights, vocabulary);
@@ -161,7 +168,7 @@ RunResult run_training(Experiment& e, const RunOptions& options) {
                         ? std::make_unique<GradualPruning>(*masks, *c.prune, trainer.steps_per_epoch())
                         : std::make_unique<MaskEnforcer>(*masks);
   }
-  if (options.write_files && result.run_dir.empty()) {
+  if (writes && result.run_dir.empty()) {
     result.run_dir =
         make_run_directory(c.output, c.name, options.out.empty() ? std::nullopt : std::optional(options.out));
   }
@@ -169,7 +176,7 @@ RunResult run_training(Experiment& e, const RunOptions& options) {
 
   const bool has_validation = !e.data.validation.empty();
   std::unique_ptr<MetricsCsvWriter> metrics_csv;
-  if (options.write_files && options.metrics_csv) {
+  if (writes && options.metrics_csv) {
     metrics_csv =
         std::make_unique<MetricsCsvWriter>(run_dir / "metrics.csv", resumed ? resumed->state.train.epoch : 0);
   }
@@ -179,9 +186,9 @@ RunResult run_training(Experiment& e, const RunOptions& options) {
     early.monitor = resolve_monitor(early.monitor, has_validation, &start.warnings);
     early_stopping.emplace(early, e.model);
   }
-  const nlohmann::json provenance = options.write_files ? provenance_of(c) : nlohmann::json::object();
+  const nlohmann::json provenance = writes ? provenance_of(c) : nlohmann::json::object();
   std::unique_ptr<Checkpointer> checkpointer;
-  if (options.write_files && options.checkpoints) {
+  if (writes && options.checkpoints) {
     checkpointer = std::make_unique<Checkpointer>(
         run_dir / "checkpoints", c.train.checkpoint,
         resolve_monitor(c.train.checkpoint.monitor, has_validation, nullptr),
@@ -193,7 +200,9 @@ RunResult run_training(Experiment& e, const RunOptions& options) {
   }
   // First: pruned weights are zero before any other callback sees the parameters.
   if (mask_enforcer) trainer.add_callback(*mask_enforcer);
-  for (Callback* callback : options.callbacks) trainer.add_callback(*callback);
+  if (ranks.is_root()) {
+    for (Callback* callback : options.callbacks) trainer.add_callback(*callback);
+  }
   if (metrics_csv) trainer.add_callback(*metrics_csv);
   if (early_stopping) trainer.add_callback(*early_stopping);
   if (checkpointer) trainer.add_callback(*checkpointer);
@@ -223,13 +232,13 @@ RunResult run_training(Experiment& e, const RunOptions& options) {
     start.unigram_bits = unigram_entropy_bits(*e.data.train.dataset, e.data.train.rows);
   }
   for (const auto& ref : e.model.trainable_parameters()) start.parameter_count += ref.parameter->value.size();
-  if (options.on_start) options.on_start(start);
-  if (options.write_files) write_text_atomic(run_dir / "config.yaml", config_yaml);
+  if (options.on_start && ranks.is_root()) options.on_start(start);
+  if (writes) write_text_atomic(run_dir / "config.yaml", config_yaml);
 
   trainer.set_stop_flag(options.stop_flag);
   nlohmann::json& summary = result.summary;
   summary = {{"command", "train"}};
-  if (options.write_files) summary["run_dir"] = run_dir.string();
+  if (writes) summary["run_dir"] = run_dir.string();
   bool failed = false;
   try {
     state = trainer.fit(std::move(state));
@@ -246,7 +255,7 @@ RunResult run_training(Experiment& e, const RunOptions& options) {
     failed = true;
   } catch (const DlrunError& error) {
     // Leave a summary that says the run failed, so the directory never looks complete.
-    if (options.write_files) {
+    if (writes) {
       summary["status"] = "failed";
       summary["error"] = error.what();
       try {
@@ -308,10 +317,10 @@ RunResult run_training(Experiment& e, const RunOptions& options) {
     }
     summary["bits_per_char"] = bits;
   }
-  if (options.write_files) summary["provenance"] = provenance;
+  if (writes) summary["provenance"] = provenance;
   result.history = state.history;
   result.state = std::move(state);
-  if (options.write_files) write_run_summary(run_dir, summary.dump(2) + "\n");
+  if (writes) write_run_summary(run_dir, summary.dump(2) + "\n");
   return result;
 }
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "compress/pruning.hpp"
+#include "dist/communicator.hpp"
 #include "train/callback.hpp"
 #include "train/experiment.hpp"
 
@@ -67,6 +68,11 @@ struct RunOptions {
   MaskSet* masks = nullptr;
   // Evaluate the test split at the end (when the data has one and training did not fail).
   bool evaluate_test = true;
+  // Data-parallel training over these ranks (`mpirun -np N dlrun train`, docs/scaling.md): every
+  // rank calls run_training alike and trains its share of each batch; rank 0 alone writes the run
+  // directory, and calls `on_start` and `callbacks` (the others run early stopping only, which all
+  // ranks decide alike). Resuming, every rank reads the checkpoint. Null: one process.
+  Communicator* communicator = nullptr;
   // When the run began, for the summary's seconds (default: when run_training is called); `dlrun
   // train` counts loading the config and data too.
   std::optional<std::chrono::steady_clock::time_point> started;

@@ -27,7 +27,8 @@ Trainer::Trainer(const Config& config, Model& model, Optimizer& optimizer, Sched
       task_(task),
       binding_(bind_loss(model, loss)),
       trainable_(model.trainable_parameters()),
-      train_metrics_(config.metrics, task.classes) {
+      train_metrics_(config.metrics, task.classes),
+      step_metrics_(config.metrics, task.classes) {
   for (Index i = 0; i < model.size(); ++i) {
     ModelLayer& entry = model.layer(i);
     for (Parameter& parameter : entry.layer->parameters()) {
@@ -41,6 +42,13 @@ Trainer::Trainer(const Config& config, Model& model, Optimizer& optimizer, Sched
   }
 }
 
+void Trainer::set_communicator(Communicator& communicator) {
+  parallel_.emplace(communicator, model_, trainable_);
+  after_layer_ = [this](Index layer) { parallel_->layer_done(layer); };
+  // Each rank draws its own dropout masks (rank 0 the ones a run of one process draws).
+  if (communicator.rank() > 0) dropout_stream_ = "dropout/rank" + std::to_string(communicator.rank());
+}
+
 Index Trainer::steps_per_epoch() const {
   const Index n = data_.train.size();
   const Index batch = config_.train.batch_size;
@@ -49,7 +57,13 @@ Index Trainer::steps_per_epoch() const {
 
 Evaluation Trainer::evaluate(const DataView& view) {
   const Index batch = evaluation_batch_size(config_.train.batch_size);
-  return dlrun::evaluate(model_, binding_, view, data_.transform, task_, config_.metrics, batch);
+  if (!distributed())
+    return dlrun::evaluate(model_, binding_, view, data_.transform, task_, config_.metrics, batch);
+  DataView share{view.dataset, {}};
+  const std::span<const Index> rows = parallel_->share(view.rows);
+  share.rows.assign(rows.begin(), rows.end());
+  return dlrun::evaluate(model_, binding_, share, data_.transform, task_, config_.metrics, batch, {},
+                         [&](MetricAccumulator& sums) { parallel_->sum_metrics(sums); });
 }
 
 nlohmann::json Trainer::progress() const {
@@ -81,26 +95,44 @@ void Trainer::restore_progress(const nlohmann::json& progress) {
 }
 
 double Trainer::train_step(std::span<const Index> rows, Index epoch, Index step, Index global_step) {
-  batch_.assemble(*data_.train.dataset, rows, data_.transform, task_);
-  const BatchTargets targets = batch_.targets();
+  // Data-parallel, this rank computes its share of the batch; a rank whose share is empty (a last
+  // batch smaller than the ranks) contributes zero gradients.
+  const std::span<const Index> local = distributed() ? parallel_->share(rows) : rows;
+  const bool computes = !local.empty();
+  if (computes) batch_.assemble(*data_.train.dataset, local, data_.transform, task_);
+  const BatchTargets targets = computes ? batch_.targets() : BatchTargets{};
+  // This rank's mean loss weighted by its share of the batch: the weighted losses (and gradients)
+  // of all ranks sum to the batch's mean loss (and its gradient).
+  const double share = static_cast<double>(local.size()) / static_cast<double>(rows.size());
+  double local_loss = 0.0;
   double data_loss = 0.0;
   double penalty = 0.0;
   const Tensor* output = nullptr;
   // Dropout masks come from a stream keyed by the global step, so a resumed run draws the same
   // masks as an uninterrupted one; lbfgs's repeated evaluations see the same masks too.
   auto compute = [&]() {
-    Rng dropout_rng = Rng::for_stream(config_.seed, "dropout", static_cast<std::uint64_t>(global_step));
+    Rng dropout_rng = Rng::for_stream(config_.seed, dropout_stream_, static_cast<std::uint64_t>(global_step));
     const ForwardContext context{Mode::train, &dropout_rng};
     model_.zero_grads();
-    output = &model_.forward(batch_.inputs(), context, binding_.depth);
-    data_loss = binding_.loss->forward_backward(*output, targets, &grad_output_);
+    if (computes) {
+      output = &model_.forward(batch_.inputs(), context, binding_.depth);
+      local_loss = binding_.loss->forward_backward(*output, targets, &grad_output_);
+    }
+    data_loss = distributed() ? parallel_->sum(local_loss * share) : local_loss;
     if (!std::isfinite(data_loss)) {
       throw DivergedError(
           "training diverged at epoch " + std::to_string(epoch + 1) + ", step " + std::to_string(step + 1) +
           ": the loss is " + std::to_string(data_loss) + "; " +
           find_non_finite(model_, binding_.depth).value_or("the first layers' outputs are finite"));
     }
-    model_.backward(batch_.inputs(), grad_output_, binding_.depth);
+    if (computes) {
+      if (distributed()) {
+        for (float& grad : grad_output_.values()) grad *= static_cast<float>(share);
+      }
+      model_.backward(batch_.inputs(), grad_output_, binding_.depth, distributed() ? &after_layer_ : nullptr);
+    }
+    if (distributed()) parallel_->finish_gradients();
+    // The penalties' gradients are added once, to the summed gradients (equal on every rank).
     penalty = penalties_.empty() ? 0.0 : add_weight_penalties(penalties_);
     for (Callback* callback : callbacks_) callback->on_gradients_ready();
     return data_loss + penalty;
@@ -120,14 +152,27 @@ double Trainer::train_step(std::span<const Index> rows, Index epoch, Index step,
 
   // Training metrics, as Keras reports them: from this batch's train-mode outputs.
   const auto examples = static_cast<Index>(rows.size());
-  train_metrics_.add(metric_predictions(model_, binding_, task_, *output, metric_output_), targets, data_loss,
-                     examples);
+  if (!distributed()) {
+    train_metrics_.add(metric_predictions(model_, binding_, task_, *output, metric_output_), targets,
+                       data_loss, examples);
+  } else {
+    // Every rank adds every rank's sums, so a mid-epoch checkpoint (rank 0's) holds the batch's.
+    step_metrics_.reset();
+    if (computes) {
+      step_metrics_.add(metric_predictions(model_, binding_, task_, *output, metric_output_), targets,
+                        local_loss, static_cast<Index>(local.size()));
+    }
+    stop_agreed_ = parallel_->add_step_metrics(step_metrics_, train_metrics_,
+                                               stop_requested_ && stop_requested_->load());
+  }
   penalty_sum_ += penalty * static_cast<double>(examples);
   penalty_examples_ += examples;
   return data_loss + penalty;
 }
 
 TrainState Trainer::fit(TrainState state) {
+  // Data-parallel: every rank starts from rank 0's parameters.
+  if (distributed()) parallel_->broadcast_parameters();
   for (Callback* callback : callbacks_) callback->on_train_begin(state);
   const Index steps = steps_per_epoch();
   const Index batch_size = config_.train.batch_size;
@@ -163,7 +208,7 @@ TrainState Trainer::fit(TrainState state) {
       state.step_in_epoch = step + 1;
       const BatchReport report{state.epoch + 1, step + 1, steps, loss, seconds_since(epoch_start)};
       for (Callback* callback : callbacks_) callback->on_batch_end(report, state);
-      if (stop_requested_ && stop_requested_->load()) {
+      if (distributed() ? stop_agreed_ : stop_requested_ && stop_requested_->load()) {
         state.stop_reason = "interrupted";
         for (Callback* callback : callbacks_) callback->on_train_end(state);
         return state;
@@ -177,6 +222,9 @@ TrainState Trainer::fit(TrainState state) {
     if (const auto culprit = find_non_finite(model_, binding_.depth)) {
       throw DivergedError("training diverged in epoch " + std::to_string(state.epoch + 1) + ": " + *culprit);
     }
+    // Batch norm's running statistics follow each rank's share of the batches: rank 0's, which its
+    // checkpoints hold, become every rank's, so that all evaluate the same model.
+    if (distributed()) parallel_->broadcast_parameters(/*buffers_only=*/true);
     report.train = train_metrics_.results();
     if (!penalties_.empty()) {
       report.train.emplace_back(

@@ -3,6 +3,9 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "config/config.hpp"
@@ -12,6 +15,7 @@
 #include "optim/regularization.hpp"
 #include "optim/schedule.hpp"
 #include "train/callback.hpp"
+#include "train/data_parallel.hpp"
 #include "train/divergence.hpp"
 #include "train/evaluate.hpp"
 
@@ -26,12 +30,18 @@ class Trainer {
   void add_callback(Callback& callback) { callbacks_.push_back(&callback); }
   // When set, fit() finishes the current batch and returns with stop_reason "interrupted".
   void set_stop_flag(const std::atomic<bool>* stop_requested) { stop_requested_ = stop_requested; }
+  // Trains data-parallel over the communicator's ranks (lib/train/data_parallel.hpp): each rank
+  // computes its share of every batch, and gradients, losses and metrics are summed over ranks, so
+  // that every rank holds the same parameters and reports. Every rank calls fit() and evaluate()
+  // alike. Without it (or with one rank) the trainer runs alone.
+  void set_communicator(Communicator& communicator);
 
   // Trains from `state` (a fresh TrainState, or one restored from a checkpoint) until the
   // configured epochs are done, a callback stops, or a stop is requested. Throws DivergedError
   // when a loss, gradient or parameter stops being finite.
   TrainState fit(TrainState state);
 
+  // Data-parallel: each rank evaluates a share of the view, and the sums are added up.
   Evaluation evaluate(const DataView& view);
 
   // The current epoch's running metric sums, so that a mid-epoch checkpoint resumes them.
@@ -42,6 +52,7 @@ class Trainer {
 
  private:
   double train_step(std::span<const Index> rows, Index epoch, Index step, Index global_step);
+  bool distributed() const { return parallel_ && parallel_->active(); }
 
   const Config& config_;
   Model& model_;
@@ -63,6 +74,14 @@ class Trainer {
   MetricAccumulator train_metrics_;
   double penalty_sum_ = 0.0;  // l1/l2 penalty, reported apart from the data loss
   Index penalty_examples_ = 0;
+
+  // Data parallelism (set_communicator): this rank's metrics of the current step, and whether any
+  // rank was asked to stop (all ranks stop after the same step).
+  std::optional<DataParallel> parallel_;
+  std::function<void(Index)> after_layer_;
+  MetricAccumulator step_metrics_;
+  bool stop_agreed_ = false;
+  std::string dropout_stream_ = "dropout";
 };
 
 }  // namespace dlrun
