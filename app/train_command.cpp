@@ -2,13 +2,12 @@
 // the run directory, callbacks, checkpoints, early stopping, evaluation and the summary).
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <chrono>
-#include <thread>
 
 #include "app/commands.hpp"
 #include "app/config_loading.hpp"
 #include "app/console.hpp"
+#include "app/rank_zero_farm.hpp"
 #include "core/threads.hpp"
 #include "dist/communicator.hpp"
 #include "train/experiment.hpp"
@@ -25,10 +24,7 @@ int run_train(const CommonOptions& common, const TrainOptions& options) {
   // Under mpirun: data-parallel over the ranks; rank 0 alone writes and prints (docs/scaling.md).
   Communicator& ranks = world();
   Config config = load_config_with_flags(common);
-  // Ranks on one machine share its cores: unless told, each takes its part of them.
-  if (ranks.local_size() > 1 && config.threads == 0) {
-    config.threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / ranks.local_size());
-  }
+  share_local_cores(config, ranks);
   apply_threads(config);
   auto experiment = prepare_experiment(std::move(config));
   Experiment& e = *experiment;
