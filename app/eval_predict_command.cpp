@@ -12,6 +12,7 @@
 #include "io/files.hpp"
 #include "io/npy_writer.hpp"
 #include "train/checkpoint.hpp"
+#include "train/checkpoint_categories.hpp"
 #include "train/evaluate.hpp"
 #include "train/experiment.hpp"
 #include "train/predict.hpp"
@@ -33,6 +34,7 @@ LoadedExperiment experiment_with_checkpoint(const CommonOptions& common,
   LoadedExperiment loaded{prepare_experiment(std::move(config)), nullptr};
   const LoadedCheckpoint file = read_checkpoint(checkpoint);
   check_checkpoint_vocabulary(file, Vocabulary::of(*loaded.experiment->data.train.dataset));
+  check_checkpoint_categories(file, loaded.experiment->data.train.dataset->categories);
   Model& model = loaded.experiment->model;
   if (is_quantized_checkpoint(file)) {
     loaded.int8 = std::make_unique<QuantizedModel>(model, read_quantized_layers(model, file));

@@ -5,6 +5,7 @@
 #include "io/checkpoint_files.hpp"
 #include "io/files.hpp"
 #include "train/checkpoint.hpp"
+#include "train/checkpoint_categories.hpp"
 
 namespace dlrun {
 namespace {
@@ -23,6 +24,7 @@ PruneRunResult prune_and_finetune(Experiment& e, PruneRunOptions options) {
   require(options.sparsity >= 0.0 && options.sparsity < 1.0, "prune_and_finetune: sparsity outside [0, 1)");
   require(options.finetune_epochs >= 0, "prune_and_finetune: negative epochs");
   const LoadedCheckpoint checkpoint = read_checkpoint(options.checkpoint);
+  check_checkpoint_categories(checkpoint, e.data.train.dataset->categories);
   load_model_parameters(e.model, checkpoint);
   MaskSet masks(e.model);
   if (masks.entries().empty()) {

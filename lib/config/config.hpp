@@ -46,6 +46,20 @@ struct ValidationSpec {
   DataSource source;      // source
 };
 
+// data.categorical: CSV feature columns one-hot encoded, with the categories learnt from the
+// training rows (data/categorical.hpp).
+struct CategoricalSpec {
+  struct Column {
+    std::string name;  // a column name, or
+    Index index = -1;  // >= 0: a 0-based column number (an unquoted integer in the YAML)
+  };
+  std::vector<Column> columns;
+  bool detect = false;          // `categorical: auto`: every feature column with a non-numeric cell
+  bool ignore_unknown = false;  // handle_unknown: ignore (all zeros) rather than error
+  Location where;               // of the `categorical` key, for messages
+  bool empty() const { return columns.empty() && !detect; }
+};
+
 struct DataConfig {
   DataSource train;
   std::optional<DataSource> test;
@@ -54,6 +68,7 @@ struct DataConfig {
   std::string normalize = "none";  // none | standard | minmax (fitted on training rows only)
   bool as_sequence = false;        // an image of H rows becomes H steps of W features
   std::string target = "labels";   // labels | inputs
+  CategoricalSpec categorical;     // csv only
 };
 
 struct LayerConfig {

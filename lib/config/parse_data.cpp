@@ -1,5 +1,6 @@
 // `data:` (DESIGN.md §3): the training source, optional test source, the validation split or
 // source, and the input transform settings.
+#include <algorithm>
 #include <map>
 
 #include "config/sections.hpp"
@@ -124,10 +125,48 @@ ValidationSpec parse_validation(Node& node, const std::filesystem::path& base_di
   return spec;
 }
 
+// `categorical: [color, 3]` (names, or unquoted 0-based column numbers) or `categorical: auto`;
+// `handle_unknown: error | ignore`.
+CategoricalSpec parse_categorical(Options& options, const DataSource& train) {
+  CategoricalSpec spec;
+  spec.ignore_unknown = options.choice("handle_unknown", "error", {"error", "ignore"}) == "ignore";
+  const Node* list = options.raw("categorical");
+  if (list == nullptr || list->is_null()) return spec;
+  spec.where = list->where();
+  if (train.format != "csv") {
+    options.fail("categorical", "applies to csv data only; data.train has format " + train.format);
+  }
+  if (list->is_scalar() && !list->quoted() && list->text() == "auto") {
+    spec.detect = true;
+    return spec;
+  }
+  if (!list->is_sequence() || list->items().empty()) {
+    options.fail("categorical",
+                 "expected auto or a non-empty list of column names or 0-based column numbers");
+  }
+  for (const Node& item : list->items()) {
+    CategoricalSpec::Column column;
+    const std::string text = item.as_string("data.categorical");
+    const bool number = item.is_scalar() && !item.quoted() && !text.empty() &&
+                        std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (number) {
+      column.index = item.as_int("data.categorical");
+    } else if (text.empty()) {
+      throw ConfigError(item.where(), "data.categorical: an empty column name");
+    } else {
+      column.name = text;
+    }
+    spec.columns.push_back(std::move(column));
+  }
+  return spec;
+}
+
 }  // namespace
 
 DataConfig parse_data(Node& node, const std::filesystem::path& base_dir) {
-  check_keys(node, "data", {"train", "test", "validation", "scale", "normalize", "as_sequence", "target"});
+  check_keys(node, "data",
+             {"train", "test", "validation", "scale", "normalize", "as_sequence", "target", "categorical",
+              "handle_unknown"});
   Options options(node, "data");
   DataConfig config;
   config.scale = options.number("scale", 1.0);
@@ -148,6 +187,7 @@ DataConfig parse_data(Node& node, const std::filesystem::path& base_dir) {
   if (Node* validation = node.find("validation"); validation != nullptr) {
     config.validation = parse_validation(*validation, base_dir, labels_needed);
   }
+  config.categorical = parse_categorical(options, config.train);
   return config;
 }
 

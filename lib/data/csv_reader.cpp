@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <memory>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
@@ -30,6 +31,15 @@ bool parse_float(std::string_view text, float& value) {
   if (text.size() > 1 && text.front() == '+' && text[1] != '-' && text[1] != '+') text.remove_prefix(1);
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
   return error == std::errc() && end == text.data() + text.size() && std::isfinite(value);
+}
+
+// A cell that is no number at all (not NaN, infinity or out of float's range): text, perhaps a
+// category.
+bool is_text(std::string_view text) {
+  if (text.size() > 1 && text.front() == '+') text.remove_prefix(1);
+  float value = 0.0f;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  return error == std::errc::invalid_argument || end != text.data() + text.size();
 }
 
 bool parse_integer(std::string_view text, std::int64_t& value) {
@@ -131,12 +141,86 @@ ClassLabels classes_of(const std::vector<std::string>& raw) {
   return integer_classes(integers);
 }
 
+// More distinct categories than this cannot be held exactly as float codes (2^24).
+constexpr std::size_t kMaxCategories = std::size_t{1} << 24;
+
+// `auto`: the positions among `features` of the columns with a non-empty cell that is not a
+// number. Ragged rows and bad quotes are left to the reading pass, which names them.
+std::vector<Index> detect_categorical(std::string_view text, const DataSource& source,
+                                      const std::vector<Index>& features, Index field_count) {
+  Lines lines(text);
+  std::vector<Field> fields;
+  std::vector<bool> flagged(features.size(), false);
+  std::string_view line;
+  int number = 0;
+  if (source.header) lines.next(line, number);
+  while (lines.next(line, number)) {
+    try {
+      if (split_fields(line, source.delimiter, Location{}, fields) != field_count) continue;
+    } catch (const DataError&) {
+      continue;
+    }
+    for (std::size_t k = 0; k < features.size(); ++k) {
+      const std::string& cell = fields[static_cast<std::size_t>(features[k])].text;
+      float value = 0.0f;
+      if (!flagged[k] && !cell.empty() && !parse_float(cell, value)) flagged[k] = true;
+    }
+  }
+  std::vector<Index> positions;
+  for (std::size_t k = 0; k < flagged.size(); ++k) {
+    if (flagged[k]) positions.push_back(static_cast<Index>(k));
+  }
+  return positions;
+}
+
+// The positions among `features` of the columns data.categorical lists, in its order.
+std::vector<Index> listed_categorical(const DataSource& source, const CategoricalSpec& spec,
+                                      const std::vector<std::string>& names, Index label,
+                                      const std::vector<Index>& features) {
+  const std::string file = source.path.string();
+  std::vector<Index> positions;
+  for (const CategoricalSpec::Column& column : spec.columns) {
+    Index index = column.index;
+    if (index >= static_cast<Index>(names.size())) {
+      throw ConfigError(spec.where, "data.categorical: column number " + std::to_string(index) +
+                                        " is out of range: " + file + " has " + std::to_string(names.size()) +
+                                        " columns, numbered from 0");
+    }
+    if (index < 0) {
+      const auto at = std::find(names.begin(), names.end(), column.name);
+      if (at == names.end()) {
+        throw ConfigError(spec.where, "data.categorical: '" + column.name + "' is not a column of " + file +
+                                          did_you_mean(column.name, names) + "; columns: " + joined(names));
+      }
+      index = at - names.begin();
+    }
+    const std::string& name = names[static_cast<std::size_t>(index)];
+    if (index == label) {
+      throw ConfigError(spec.where, "data.categorical: column '" + name +
+                                        "' is the label; data.categorical lists feature columns (a "
+                                        "classification loss makes the label's values classes already)");
+    }
+    const auto at = std::find(features.begin(), features.end(), index);
+    if (at == features.end()) {
+      throw ConfigError(spec.where, "data.categorical: column '" + name +
+                                        "' is not one of the features read (data.train.features)");
+    }
+    const Index position = at - features.begin();
+    if (std::find(positions.begin(), positions.end(), position) != positions.end()) {
+      throw ConfigError(spec.where, "data.categorical: column '" + name + "' is listed twice");
+    }
+    positions.push_back(position);
+  }
+  return positions;
+}
+
 }  // namespace
 
-Dataset read_csv(const DataSource& source, LabelKind label_kind) {
+Dataset read_csv(const DataSource& source, LabelKind label_kind, const CategoricalSpec& categorical) {
   const std::string file = source.path.string();
   const FileBytes contents = read_file_bytes(source.path, "CSV file");
-  Lines lines(std::string_view(reinterpret_cast<const char*>(contents.bytes.data()), contents.bytes.size()));
+  const std::string_view text(reinterpret_cast<const char*>(contents.bytes.data()), contents.bytes.size());
+  Lines lines(text);
   std::vector<Field> fields;
   std::string_view line;
   int line_number = 0;
@@ -189,6 +273,26 @@ Dataset read_csv(const DataSource& source, LabelKind label_kind) {
   for (const Index f : features) dataset.feature_names.push_back(names[static_cast<std::size_t>(f)]);
   std::vector<std::string> raw_labels;
 
+  // Per feature position: its categorical column, or -1 for a numeric feature.
+  std::vector<int> category_of(features.size(), -1);
+  std::shared_ptr<CategoricalCells> cells;
+  std::vector<std::unordered_map<std::string, std::size_t>> codes;
+  if (!categorical.empty()) {
+    const std::vector<Index> positions =
+        categorical.detect ? detect_categorical(text, source, features, field_count)
+                           : listed_categorical(source, categorical, names, label, features);
+    if (!positions.empty()) {
+      cells = std::make_shared<CategoricalCells>();
+      cells->features = dataset.feature_names;
+      for (const Index position : positions) {
+        const Index f = features[static_cast<std::size_t>(position)];
+        category_of[static_cast<std::size_t>(position)] = static_cast<int>(cells->columns.size());
+        cells->columns.push_back({names[static_cast<std::size_t>(f)], position, f + 1, {}});
+      }
+      codes.resize(cells->columns.size());
+    }
+  }
+
   auto cell_error = [&](const Field& field, Index f, const std::string& problem) {
     return DataError(
         Location{file, line_number, field.column},
@@ -205,13 +309,34 @@ Dataset read_csv(const DataSource& source, LabelKind label_kind) {
       throw DataError(Location{file, line_number, column},
                       "ragged row: " + std::to_string(count) + " fields, " + expected);
     }
-    for (const Index f : features) {
+    for (std::size_t k = 0; k < features.size(); ++k) {
+      const Index f = features[k];
       const Field& field = fields[static_cast<std::size_t>(f)];
+      if (const int c = category_of[k]; c >= 0) {
+        if (field.text.empty()) throw cell_error(field, f, "empty category");
+        CategoricalCells::Column& column = cells->columns[static_cast<std::size_t>(c)];
+        const auto [at, added] =
+            codes[static_cast<std::size_t>(c)].try_emplace(field.text, column.values.size());
+        if (added) {
+          if (column.values.size() == kMaxCategories)
+            throw cell_error(field, f, "more than " + std::to_string(kMaxCategories) + " categories");
+          column.values.push_back(field.text);
+        }
+        dataset.floats.push_back(static_cast<float>(at->second));
+        cells->char_columns.push_back(field.column);
+        continue;
+      }
       float value = 0.0f;
-      if (!parse_float(field.text, value))
-        throw cell_error(field, f, "expected a number, got '" + field.text + "'");
+      if (!parse_float(field.text, value)) {
+        const bool hint =
+            source.format == "csv" && !field.text.empty() && is_text(field.text) && categorical.empty();
+        throw cell_error(field, f,
+                         "expected a number, got '" + field.text + "'" +
+                             (hint ? " (to one-hot encode the column, list it in data.categorical)" : ""));
+      }
       dataset.floats.push_back(value);
     }
+    if (cells) cells->lines.push_back(line_number);
     if (label < 0) return;
     const Field& field = fields[static_cast<std::size_t>(label)];
     if (label_kind == LabelKind::targets) {
@@ -231,6 +356,7 @@ Dataset read_csv(const DataSource& source, LabelKind label_kind) {
   const Index rows = static_cast<Index>(dataset.floats.size() / features.size());
   if (rows == 0) throw DataError(Location{file}, "CSV file has a header but no data rows");
   if (label_kind == LabelKind::targets) dataset.target_shape = Shape{1};
+  dataset.categorical_cells = std::move(cells);
   if (label_kind == LabelKind::classes) {
     ClassLabels classes = classes_of(raw_labels);
     dataset.labels = std::move(classes.labels);

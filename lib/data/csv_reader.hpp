@@ -1,4 +1,5 @@
-// Delimited text (CSV) datasets: one example per row, numeric feature columns, one label column.
+// Delimited text (CSV) datasets: one example per row, numeric (or categorical) feature columns, one
+// label column.
 // Quoting is minimal ("a,b" and "" inside quotes; no line breaks inside quotes); CRLF line ends,
 // a UTF-8 byte-order mark and blank lines are accepted.
 #pragma once
@@ -17,6 +18,13 @@ namespace dlrun {
 // DataError "file:line:col: ..." for a ragged row, a non-numeric cell, an unterminated quote,
 // and "file: ..." for a missing or empty file or one without data rows. The column in a location is
 // the 1-based character column; messages name the 1-based field number too.
-Dataset read_csv(const DataSource& source, LabelKind labels);
+//
+// `categorical` (data.categorical) names feature columns whose cells are categories: they are
+// recorded in Dataset::categorical_cells (each cell's value is the index of its text among the
+// column's distinct values) for one_hot_encode (categorical.hpp). ConfigError at categorical.where
+// for a column that does not exist, is the label, is not a feature or is listed twice; DataError
+// "file:line:col" for an empty category. `auto` picks every feature column with a non-empty cell
+// that is not a number.
+Dataset read_csv(const DataSource& source, LabelKind labels, const CategoricalSpec& categorical = {});
 
 }  // namespace dlrun

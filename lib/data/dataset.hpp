@@ -3,12 +3,14 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "core/random.hpp"
 #include "core/tensor.hpp"
+#include "data/categorical.hpp"
 
 namespace dlrun {
 
@@ -28,6 +30,12 @@ struct Dataset {
   // statistics are per column F, shared by the window's steps, and the validation split is the
   // last fraction of the windows, in time order.
   bool time_series = false;
+  // CSV data with data.categorical: before encoding, the cells (their codes are in `floats`);
+  // after encoding (categorical.hpp), the learnt categories and a 1 per one-hot feature, which
+  // scaling and normalisation leave alone. The cells stay, for the columns of prediction inputs.
+  std::shared_ptr<const CategoricalCells> categorical_cells;
+  std::vector<CategoricalColumn> categories;
+  std::vector<std::uint8_t> one_hot;  // per feature; empty when none is one-hot
 
   Index size() const;
   Index features_per_sample() const { return sample_shape.element_count(); }
@@ -42,7 +50,7 @@ struct InputTransform {
   std::vector<float> multiplier;
   std::vector<float> offset;
   // scale: divide raw values by it; normalize: none | standard | minmax, fitted on `rows` of
-  // `dataset` only (the training rows).
+  // `dataset` only (the training rows). One-hot features (Dataset::one_hot) are left as they are.
   static InputTransform fit(const Dataset& dataset, std::span<const Index> rows, double scale,
                             const std::string& normalize);
   // out[f] = raw[f] * multiplier[f] + offset[f]; an empty transform is the identity. Assigns out,

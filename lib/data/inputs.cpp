@@ -1,5 +1,6 @@
 #include "data/inputs.hpp"
 
+#include "data/categorical.hpp"
 #include "data/csv_reader.hpp"
 #include "data/idx_reader.hpp"
 #include "data/load.hpp"
@@ -19,8 +20,17 @@ Dataset read_prediction_inputs(const std::filesystem::path& file, std::string fo
     source.format = "csv";
     source.path = file;
     source.label_column.clear();
-    source.features = train.feature_names;
-    inputs = read_csv(source, LabelKind::none);
+    if (train.categorical_cells) {
+      // The file's columns, by name; the categorical ones encoded with the training categories.
+      source.features = train.categorical_cells->features;
+      CategoricalSpec categorical;
+      for (const auto& column : train.categories) categorical.columns.push_back({column.name, -1});
+      inputs = one_hot_encode(read_csv(source, LabelKind::none, categorical), train.categories,
+                              config.categorical.ignore_unknown);
+    } else {
+      source.features = train.feature_names;
+      inputs = read_csv(source, LabelKind::none);
+    }
   } else if (format == "npy") {
     inputs = read_npy(file, {}, LabelKind::none);
   } else if (format == "idx") {

@@ -5,6 +5,7 @@
 
 #include "core/errors.hpp"
 #include "core/options.hpp"
+#include "data/categorical.hpp"
 #include "data/csv_reader.hpp"
 #include "data/idx_reader.hpp"
 #include "data/image_folder_reader.hpp"
@@ -31,9 +32,22 @@ std::string joined(const std::vector<std::string>& names) {
   return text;
 }
 
+// data.categorical as the training data resolved it (`auto` and column numbers become the names
+// found there), for reading other files with the same categorical columns.
+CategoricalSpec categorical_of(const Dataset& train, const CategoricalSpec& config) {
+  CategoricalSpec spec;
+  spec.where = config.where;
+  spec.ignore_unknown = config.ignore_unknown;
+  if (!train.categorical_cells) return spec;
+  for (const auto& column : train.categorical_cells->columns) spec.columns.push_back({column.name, -1});
+  return spec;
+}
+
 std::shared_ptr<Dataset> read_matching(const DataSource& source, bool classification,
                                        const DataConfig& config, const Dataset& train) {
-  auto dataset = std::make_shared<Dataset>(read_source(source, classification, config));
+  DataConfig matching = config;
+  matching.categorical = categorical_of(train, config.categorical);
+  auto dataset = std::make_shared<Dataset>(read_source(source, classification, matching));
   if (config.as_sequence) apply_as_sequence(*dataset, source.where);
   align_with_train(train, *dataset);
   return dataset;
@@ -58,7 +72,7 @@ Dataset read_source(const DataSource& source, bool classification, const DataCon
                            : classification                           ? LabelKind::classes
                                                                       : LabelKind::targets;
     required_path(source, source.path, "path");
-    return read_csv(source, kind);
+    return read_csv(source, kind, config.categorical);
   }
   if (source.format == "npy") {
     const auto& inputs = required_path(source, source.inputs, "inputs");
@@ -149,7 +163,38 @@ void align_with_train(const Dataset& train, Dataset& other) {
   other.class_names = train.class_names;
 }
 
+void encode_and_fit(LoadedData& loaded, const DataConfig& config) {
+  const std::shared_ptr<const Dataset> raw_train = loaded.train.dataset;
+  if (raw_train->categorical_cells) {
+    const std::vector<CategoricalColumn> categories = fit_categories(*raw_train, loaded.train.rows);
+    // Views of one dataset (train and its validation split, or a cv fold's held-out rows) share
+    // one encoded copy.
+    std::vector<std::pair<std::shared_ptr<const Dataset>, std::shared_ptr<const Dataset>>> encoded;
+    for (DataView* view : {&loaded.train, &loaded.validation, &loaded.test}) {
+      if (!view->dataset) continue;
+      const auto same = std::find_if(encoded.begin(), encoded.end(),
+                                     [&](const auto& item) { return item.first == view->dataset; });
+      if (same != encoded.end()) {
+        view->dataset = same->second;
+        continue;
+      }
+      auto copy = std::make_shared<const Dataset>(
+          one_hot_encode(*view->dataset, categories, config.categorical.ignore_unknown));
+      encoded.emplace_back(view->dataset, copy);
+      view->dataset = std::move(copy);
+    }
+  }
+  loaded.transform =
+      InputTransform::fit(*loaded.train.dataset, loaded.train.rows, config.scale, config.normalize);
+}
+
 LoadedData load_data(const DataConfig& config, bool classification, std::uint64_t seed) {
+  LoadedData loaded = load_unencoded_data(config, classification, seed);
+  encode_and_fit(loaded, config);
+  return loaded;
+}
+
+LoadedData load_unencoded_data(const DataConfig& config, bool classification, std::uint64_t seed) {
   auto train = std::make_shared<Dataset>(read_source(config.train, classification, config));
   if (config.as_sequence) apply_as_sequence(*train, config.train.where);
   if (train->token_ids && (config.scale != 1.0 || config.normalize != "none")) {
@@ -177,7 +222,6 @@ LoadedData load_data(const DataConfig& config, bool classification, std::uint64_
     auto test = read_matching(*config.test, classification, config, *train);
     loaded.test = DataView{test, all_rows(*test)};
   }
-  loaded.transform = InputTransform::fit(*train, loaded.train.rows, config.scale, config.normalize);
   return loaded;
 }
 

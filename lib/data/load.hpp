@@ -42,6 +42,16 @@ void apply_as_sequence(Dataset& dataset, const Location& where);
 void align_with_train(const Dataset& train, Dataset& other);
 
 // Everything for a run. The validation split is drawn from Rng::for_stream(seed, "split").
+// load_unencoded_data then encode_and_fit.
 LoadedData load_data(const DataConfig& config, bool classification, std::uint64_t seed);
+
+// The datasets read and split, their categorical cells not yet one-hot encoded (their features
+// are the file's columns) and no transform fitted: for dlrun cv, which encodes per fold.
+LoadedData load_unencoded_data(const DataConfig& config, bool classification, std::uint64_t seed);
+
+// Learns the categories of data.categorical from the training rows and replaces every view's
+// dataset by its one-hot encoded copy (categorical.hpp; DataError for a category the training
+// rows lack, unless data.handle_unknown: ignore), then fits the transform on the training rows.
+void encode_and_fit(LoadedData& loaded, const DataConfig& config);
 
 }  // namespace dlrun

@@ -93,6 +93,11 @@ InputTransform InputTransform::fit(const Dataset& dataset, std::span<const Index
   transform.multiplier.resize(features);
   transform.offset.resize(features);
   for (std::size_t f = 0; f < features; ++f) {
+    if (!dataset.one_hot.empty() && dataset.one_hot[f]) {  // 0/1 indicators stay 0/1, as sklearn's
+      transform.multiplier[f] = 1.0f;                      // ColumnTransformer leaves them
+      transform.offset[f] = 0.0f;
+      continue;
+    }
     const std::size_t k = f % stats;
     const double s = spread[k] > 0.0 ? spread[k] : 1.0;
     // ((x / scale) - center) / s  ==  x * (1 / (scale * s)) + (-center / s)

@@ -3,6 +3,7 @@
 #include "config/parse_config.hpp"
 #include "io/files.hpp"
 #include "train/checkpoint.hpp"
+#include "train/checkpoint_categories.hpp"
 
 namespace dlrun::report {
 
@@ -17,7 +18,9 @@ std::optional<fs::path> report_checkpoint(const fs::path& run_dir) {
 }
 
 CheckpointEvaluation evaluate_checkpoint(Experiment& e, const fs::path& checkpoint) {
-  load_model_parameters(e.model, read_checkpoint(checkpoint));
+  const LoadedCheckpoint loaded = read_checkpoint(checkpoint);
+  check_checkpoint_categories(loaded, e.data.train.dataset->categories);
+  load_model_parameters(e.model, loaded);
   CheckpointEvaluation result;
   result.checkpoint = checkpoint;
   const DataView* view = &e.data.train;

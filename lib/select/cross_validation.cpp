@@ -19,7 +19,8 @@ CvData load_cv_data(const Config& config) {
   const bool classification = !autoencoder && is_classification_loss(config.loss.type);
   DataConfig data_config = config.data;
   data_config.test.reset();  // the held-out folds are the test
-  LoadedData loaded = load_data(data_config, classification, config.seed);
+  // Not yet encoded: each fold learns its categories from its own training rows (fold_data).
+  LoadedData loaded = load_unencoded_data(data_config, classification, config.seed);
   CvData data;
   data.dataset = loaded.train.dataset;
   data.rows = loaded.train.rows;
@@ -53,9 +54,8 @@ LoadedData fold_data(const Config& config, const CvData& data, const Fold& fold)
   }
   loaded.test = DataView{data.dataset, fold.held_out};
   // Fitted on the training rows only: the held-out fold (and the inner validation rows) never
-  // shape the normalisation.
-  loaded.transform =
-      InputTransform::fit(dataset, loaded.train.rows, config.data.scale, config.data.normalize);
+  // shape the categories or the normalisation.
+  encode_and_fit(loaded, config.data);
   return loaded;
 }
 

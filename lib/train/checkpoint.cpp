@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "core/errors.hpp"
+#include "train/checkpoint_categories.hpp"
 
 namespace dlrun {
 namespace {
@@ -158,6 +159,7 @@ void save_checkpoint(const std::filesystem::path& path, Model& model, Optimizer*
       {"rng", "stateless: data order and dropout masks derive from (seed, epoch, step)"},
   };
   if (!state.vocabulary.empty()) metadata["vocabulary"] = nlohmann::json(state.vocabulary.bytes()).dump();
+  if (!state.categories.empty()) metadata["categories"] = categories_to_json(state.categories);
   if (optimizer != nullptr) {
     metadata["optimizer"] = std::string(optimizer->type());
     metadata["optimizer_scalars"] = map_to_json(optimizer->state_scalars()).dump();
@@ -194,6 +196,9 @@ LoadedCheckpoint read_checkpoint(const std::filesystem::path& path) {
     if (checkpoint.contents.metadata.contains("vocabulary")) {
       s.vocabulary = vocabulary_from_json(checkpoint.path,
                                           nlohmann::json::parse(metadata_field(checkpoint, "vocabulary")));
+    }
+    if (checkpoint.contents.metadata.contains("categories")) {
+      s.categories = categories_from_json(checkpoint.path, metadata_field(checkpoint, "categories"));
     }
     if (checkpoint.contents.metadata.contains("optimizer")) {
       s.optimizer_type = metadata_field(checkpoint, "optimizer");

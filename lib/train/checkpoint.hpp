@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "data/categorical.hpp"
 #include "data/vocabulary.hpp"
 #include "io/safetensors.hpp"
 #include "model/model.hpp"
@@ -37,6 +38,9 @@ struct CheckpointState {
   // Text data: the characters in token-id order, stored as the metadata key `vocabulary`, a JSON
   // list of byte values ("[10,32,33,...]"); empty (and absent from the file) for other data.
   Vocabulary vocabulary;
+  // CSV data with data.categorical: the categories learnt from the training rows, as the metadata
+  // key `categories` (checkpoint_categories.hpp); empty (and absent) otherwise.
+  std::vector<CategoricalColumn> categories;
 };
 
 nlohmann::json train_state_to_json(const TrainState& state);

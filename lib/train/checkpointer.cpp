@@ -42,6 +42,7 @@ void Checkpointer::save(const std::filesystem::path& path, const TrainState& sta
   s.config_yaml = sources_.config_yaml;
   s.provenance = sources_.provenance;
   s.vocabulary = sources_.vocabulary;
+  s.categories = sources_.categories;
   extra.insert(extra.end(), sources_.extra_tensors.begin(), sources_.extra_tensors.end());
   save_checkpoint(path, *sources_.model, sources_.optimizer, s, extra, sources_.extra_dtypes);
 }

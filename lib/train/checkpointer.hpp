@@ -27,6 +27,7 @@ class Checkpointer final : public Callback {
     // More tensors for every checkpoint (pruning masks), with their dtypes when not F32.
     std::vector<std::pair<std::string, const Tensor*>> extra_tensors;
     std::map<std::string, std::string> extra_dtypes;
+    std::vector<CategoricalColumn> categories;  // data.categorical's, stored in every checkpoint
   };
 
   // `monitor` is the resolved metric for `best` (val_* only when there is validation data).

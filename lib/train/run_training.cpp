@@ -11,6 +11,7 @@
 #include "io/checkpoint_files.hpp"
 #include "io/files.hpp"
 #include "io/sha256.hpp"
+#include "train/checkpoint_categories.hpp"
 #include "train/checkpointer.hpp"
 #include "train/early_stopping.hpp"
 #include "train/metrics_csv.hpp"
@@ -134,6 +135,7 @@ RunResult run_training(Experiment& e, const RunOptions& options) {
                       ": holds weights only, no training state; use --weights to start from it");
     }
     check_checkpoint_vocabulary(*resumed, vocabulary);
+    check_checkpoint_categories(*resumed, e.data.train.dataset->categories);
     load_model_parameters(e.model, *resumed);
     load_optimizer_state(*e.optimizer, *resumed);
     try {
@@ -151,6 +153,7 @@ RunResult run_training(Experiment& e, const RunOptions& options) {
   } else if (!options.weights.empty()) {
     resumed_weights = read_checkpoint(options.weights);
     check_checkpoint_vocabulary(*resumed_weights, vocabulary);
+    check_checkpoint_categories(*resumed_weights, e.data.train.dataset->categories);
     load_model_parameters(e.model, *resumed_weights);
   }
   // Pruning: masks given, or restored from the checkpoint read, or made by the config's schedule.
@@ -196,7 +199,8 @@ RunResult run_training(Experiment& e, const RunOptions& options) {
             &e.model, e.optimizer.get(), e.schedule.get(), early_stopping ? &*early_stopping : nullptr,
             &trainer, config_yaml, provenance, vocabulary.value_or(Vocabulary{}),
             masks ? masks->checkpoint_tensors() : std::vector<std::pair<std::string, const Tensor*>>{},
-            masks ? masks->checkpoint_dtypes() : std::map<std::string, std::string>{}});
+            masks ? masks->checkpoint_dtypes() : std::map<std::string, std::string>{},
+            e.data.train.dataset->categories});
   }
   // First: pruned weights are zero before any other callback sees the parameters.
   if (mask_enforcer) trainer.add_callback(*mask_enforcer);

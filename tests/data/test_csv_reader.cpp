@@ -135,7 +135,10 @@ TEST_CASE("csv: malformed files give file:line:column and the field number") {
   }
   SUBCASE("a non-numeric cell is quoted, with its field number and column name") {
     CHECK_THROWS_WITH_AS(read("a,b,c\n1,x y,2\n"),
-                         (file + ":2:3: field 2 ('b'): expected a number, got 'x y'").c_str(), DataError);
+                         (file + ":2:3: field 2 ('b'): expected a number, got 'x y' (to one-hot encode the "
+                                 "column, list it in data.categorical)")
+                             .c_str(),
+                         DataError);
   }
   SUBCASE("an empty cell") {
     CHECK_THROWS_WITH_AS(read("a,b,c\n1,2,x\n1,,x\n"),
