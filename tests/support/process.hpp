@@ -16,5 +16,7 @@ struct CommandResult {
 
 // Runs `dlrun <arguments>` (arguments are passed to /bin/sh as written) in `directory`.
 CommandResult run_dlrun(const std::string& arguments, const std::filesystem::path& directory = {});
+// Runs a /bin/sh command line in `directory`, stdin from /dev/null.
+CommandResult run_command(const std::string& command, const std::filesystem::path& directory = {});
 
 }  // namespace dlrun::testing
