@@ -58,7 +58,7 @@ TEST_CASE("completion: bash completes commands, flags, their values and config f
   fill(dir);
   CHECK(bash_complete(dir, "dlrun tr") == Words{"train"});
   CHECK(bash_complete(dir, "dlrun ''") == Words{"train", "cv", "eval", "predict", "search", "generate",
-                                                "prune", "summary", "check", "report", "--help",
+                                                "prune", "quantize", "summary", "check", "report", "--help",
                                                 "--version"});
   const Words train_flags = bash_complete(dir, "dlrun train run.yaml --");
   for (const char* flag : {"--out", "--resume", "--weights", "--set", "--threads", "--report"})
@@ -103,7 +103,7 @@ TEST_CASE("completion: zsh completes commands, flags, their values and config fi
   }
   REQUIRE(offered.size() == lines.size());
   CHECK(offered["dlrun tr"] == Words{"train"});
-  CHECK(offered["dlrun "] == Words{"train", "cv", "eval", "predict", "search", "generate", "prune", "summary",
+  CHECK(offered["dlrun "] == Words{"train", "cv", "eval", "predict", "search", "generate", "prune", "quantize", "summary",
                                    "check", "report", "--help", "--version"});
   const Words& train_flags = offered["dlrun train run.yaml --"];
   for (const char* flag : {"--out", "--resume", "--weights", "--set", "--threads", "--report"})
