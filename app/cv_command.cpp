@@ -127,11 +127,11 @@ int run_cv(const CommonOptions& common, const CvCommandOptions& options) {
   const int jobs =
       farm.get() ? std::min(world.size() - 1, static_cast<int>(folds.size()))
                  : static_cast<int>(std::clamp<Index>(options.jobs, 1, static_cast<Index>(folds.size())));
-  spdlog::info("cv {}: {} rows, {} folds x {} repeats{}; {} at a time{}, {} threads", cv_dir.string(),
+  spdlog::info("cv {}: {} rows, {} folds x {} repeats{}; {} at a time{}, {} threads each", cv_dir.string(),
                data.rows.size(), config.cv.folds, config.cv.repeats,
                config.cv.stratified ? ", stratified" : "", jobs,
                farm.get() ? " (MPI ranks 1-" + std::to_string(world.size() - 1) + ")" : "",
-               jobs > 1 && !farm.get() ? 1 : thread_count());
+               farm.get() ? thread_count() : std::max(1, thread_count() / jobs));
   if (config.data.test) spdlog::info("the test set is not used: each fold is evaluated on its held-out rows");
 
   CvOptions cv_options;

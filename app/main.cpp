@@ -71,7 +71,8 @@ int main(int argc, char** argv) {
   cv->footer("Example:\n  dlrun cv configs/digits_cv.yaml --folds 5 --jobs 2");
   add_common(cv, common, true);
   cv->add_option("--folds", cv_options.folds, "number of folds (overrides cv.folds)");
-  cv->add_option("--jobs", cv_options.jobs, "folds trained at once, each on one thread (same results)")
+  cv->add_option("--jobs", cv_options.jobs,
+                 "folds trained at once, dividing the threads among them (same results)")
       ->check(CLI::Range(1, 1024));
 
   CLI::App* eval = app.add_subcommand("eval", "evaluate a checkpoint on a data split");
@@ -104,7 +105,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"grid", "random", "bayes"}));
   search->add_option("--trials", search_options.trials, "trials to run (overrides search.trials)")
       ->check(CLI::Range(1LL, 1000000LL));
-  search->add_option("--jobs", search_options.jobs, "trials trained at once")->check(CLI::Range(1, 256));
+  search->add_option("--jobs", search_options.jobs, "trials trained at once, dividing the threads among them")
+      ->check(CLI::Range(1, 256));
   search->add_option("--resume", search_options.resume, "continue the search in this directory");
   search->add_flag("--refit", search_options.refit, "retrain the best on train + validation, report test");
   search

@@ -131,11 +131,12 @@ struct SchedulerConfig {
   Index eta = 3;              // keep the best 1/eta of each rung
 };
 
-// `search.bayes`: the Tree-structured Parzen Estimator's settings (docs/search.md).
+// `search.bayes`: the Bayesian optimiser's settings (docs/search.md).
 struct BayesConfig {
+  std::string model = "gp";   // gp (Gaussian process, expected improvement) | tpe
   Index startup_trials = 10;  // random trials before the model is used
-  double gamma = 0.25;        // the fraction of observed trials counted as good
-  Index candidates = 24;      // points drawn from l(x) per proposal
+  double gamma = 0.25;        // tpe: the fraction of observed trials counted as good
+  Index candidates = 24;      // tpe: points drawn from l(x) per proposal
   Index batch = 1;            // trials proposed together, from the same finished trials
 };
 

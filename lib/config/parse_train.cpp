@@ -130,8 +130,9 @@ BayesConfig parse_bayes(const Node* node) {
   config.startup_trials = 0;
   if (node == nullptr) return config;
   const std::string context = "search.bayes";
-  check_keys(*node, context, {"startup_trials", "gamma", "candidates", "batch"});
+  check_keys(*node, context, {"model", "startup_trials", "gamma", "candidates", "batch"});
   Options options(*node, context);
+  config.model = options.choice("model", config.model, {"gp", "tpe"});
   if (node->find("startup_trials") != nullptr) {  // absent: chosen from the trial budget
     config.startup_trials = options.integer("startup_trials", config.startup_trials);
     options.require_at_least("startup_trials", static_cast<double>(config.startup_trials), 1);

@@ -15,6 +15,10 @@ namespace dlrun {
 namespace {
 
 thread_local bool inside_worker = false;
+class ThreadPool;
+// Inside a run_tasks job: the job's own pool (its share of the threads), which its parallel loops
+// use instead of the process-wide one.
+thread_local ThreadPool* job_pool = nullptr;
 constexpr auto kNoTask = [](Index, Index) {};
 
 class ThreadPool {
@@ -56,11 +60,13 @@ class ThreadPool {
   }
 
  private:
+  // Thread `index` runs chunks index, index + size(), ...: a job's pool may have fewer threads
+  // than the chunks, which follow thread_count() so that results do not depend on the pool.
   void run_chunk(int index) {
     if (index >= chunks_) return;
     inside_worker = true;
     try {
-      task_(index, index + 1);
+      for (int chunk = index; chunk < chunks_; chunk += size()) task_(chunk, chunk + 1);
     } catch (...) {
       std::lock_guard lock(mutex_);
       if (!error_) error_ = std::current_exception();
@@ -138,9 +144,15 @@ int thread_count() {
   return pool()->size();
 }
 
+int running_threads() {
+  if (inside_worker) return 1;
+  return job_pool != nullptr ? job_pool->size() : thread_count();
+}
+
 void parallel_for(Index count, RangeFunction body, Index min_chunk) {
   if (count <= 0) return;
-  const Index threads = inside_worker ? 1 : thread_count();
+  ThreadPool& runner = job_pool != nullptr ? *job_pool : *pool();
+  const Index threads = inside_worker || runner.size() == 1 ? 1 : thread_count();
   const Index chunks = std::min<Index>(threads, count / std::max<Index>(min_chunk, 1));
   if (chunks <= 1) {
     body(0, count);
@@ -151,7 +163,7 @@ void parallel_for(Index count, RangeFunction body, Index min_chunk) {
     const Index end = count * (chunk + 1) / chunks;
     if (begin < end) body(begin, end);
   };
-  if (!pool()->try_run(static_cast<int>(chunks), task)) body(0, count);
+  if (!runner.try_run(static_cast<int>(chunks), task)) body(0, count);
 }
 
 }  // namespace dlrun
@@ -167,8 +179,12 @@ void run_tasks(Index count, int jobs, const std::function<void(Index)>& task) {
   std::atomic<bool> failed{false};
   std::mutex error_mutex;
   std::exception_ptr error;
+  const Index started = std::min<Index>(jobs, count);
+  // Each job gets an equal share of the threads (at least one) as a pool of its own.
+  const int share = std::max(1, thread_count() / static_cast<int>(started));
   auto work = [&] {
-    inside_worker = true;
+    ThreadPool own(share);
+    job_pool = &own;
     for (Index i = next.fetch_add(1); i < count && !failed.load(); i = next.fetch_add(1)) {
       try {
         task(i);
@@ -178,9 +194,9 @@ void run_tasks(Index count, int jobs, const std::function<void(Index)>& task) {
         failed.store(true);
       }
     }
+    job_pool = nullptr;
   };
   std::vector<std::thread> threads;
-  const Index started = std::min<Index>(jobs, count);
   for (Index t = 0; t < started; ++t) threads.emplace_back(work);
   for (std::thread& thread : threads) thread.join();
   if (error) std::rethrow_exception(error);

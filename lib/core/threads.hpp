@@ -32,6 +32,9 @@ class RangeFunction {
 // them.
 void set_thread_count(int threads);
 int thread_count();
+// The threads that run the caller's parallel loops: thread_count(), or inside a run_tasks job its
+// share of them, or 1 inside a parallel loop.
+int running_threads();
 
 // Calls body(begin, end) over a partition of [0, count) into at most thread_count() contiguous
 // chunks, one per worker, and waits for all of them. Runs inline when count < min_chunk * 2 or
@@ -40,12 +43,13 @@ int thread_count();
 void parallel_for(Index count, RangeFunction body, Index min_chunk = 1);
 
 // Runs task(i) for every i in [0, count), on min(jobs, count) threads of their own that take the
-// indices in order (jobs <= 1: on the caller, one after another). Inside those threads
-// parallel_for runs inline, so concurrent tasks (cv folds, search trials) each use one core and
-// never contend for the pool; thread_count() still reports the pool's size, so the work splits
-// that depend on it (GEMM blocks, conv2d sample ranges) are the same as with jobs = 1 and so are
-// the results. After a task throws no new task starts; the first exception is rethrown once all
-// threads have ended.
+// indices in order (jobs <= 1: on the caller, one after another). The threads are divided: each
+// job runs its parallel loops on a pool of its own with thread_count() / min(jobs, count) threads
+// (at least one), so concurrent tasks (cv folds, search trials) never contend for one pool.
+// thread_count() still reports the configured count, so the work splits that depend on it (GEMM
+// blocks, parallel_for chunks, conv2d sample ranges) are the same as with jobs = 1 and so are the
+// results, whichever thread runs a chunk. After a task throws no new task starts; the first
+// exception is rethrown once all threads have ended.
 void run_tasks(Index count, int jobs, const std::function<void(Index)>& task);
 
 }  // namespace dlrun

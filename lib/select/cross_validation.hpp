@@ -60,7 +60,7 @@ nlohmann::json fold_result_json(const FoldResult& fold);
 FoldResult fold_result_from_json(const nlohmann::json& json);  // throws nlohmann::json::exception
 
 struct CvOptions {
-  int jobs = 1;  // folds trained at once (run_tasks: each on one thread; same results as 1)
+  int jobs = 1;  // folds trained at once (run_tasks: the threads divided; same results as 1)
   // Under MPI (rank 0): each fold ({"fold": index in make_folds' order}) is trained by the next free
   // rank of the farm (lib/select/distributed_search serves them); jobs is then ignored.
   TaskFarm* farm = nullptr;

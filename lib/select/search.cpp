@@ -121,6 +121,14 @@ double sample_stddev(const std::vector<double>& values) {
 
 }  // namespace
 
+std::vector<Fold> nested_outer_folds(const Config& config, const CvData& pool, Index outer_folds) {
+  CvConfig outer_cv = config.cv;
+  outer_cv.folds = outer_folds;
+  outer_cv.repeats = 1;
+  const std::uint64_t outer_seed = Rng::for_stream(config.seed, "outer_folds").next_u64();
+  return make_folds(*pool.dataset, pool.rows, outer_cv, outer_seed);
+}
+
 SearchSpace checked_search_space(const Config& config, const SearchOptions& options) {
   const SearchConfig& search = config.search;
   if (search.space.is_null()) {
@@ -220,11 +228,7 @@ SearchOutcome run_search(const Config& config, const SearchOptions& options) {
     // fold's search sees only its training rows (inner cv); its best point is then trained on
     // those rows (an inner validation split as the config says) and scored on the held-out rows.
     const CvData pool = load_cv_data(config);
-    CvConfig outer_cv = config.cv;
-    outer_cv.folds = options.outer_folds;
-    outer_cv.repeats = 1;
-    const std::uint64_t outer_seed = Rng::for_stream(config.seed, "outer_folds").next_u64();
-    const std::vector<Fold> outer = make_folds(*pool.dataset, pool.rows, outer_cv, outer_seed);
+    const std::vector<Fold> outer = nested_outer_folds(config, pool, options.outer_folds);
     nlohmann::json folds = nlohmann::json::array();
     std::vector<double> scores;
     const std::string name = scored_metric_name(search.metric);

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "config/config.hpp"
+#include "select/cross_validation.hpp"
 #include "select/search_runner.hpp"
 #include "select/search_space.hpp"
 
@@ -44,6 +45,10 @@ struct SearchOutcome {
   nlohmann::json summary;  // as summary.json holds it
   int exit_code = 0;       // 0; 130 when interrupted; a failed trial's code when none completed
 };
+
+// Nested cv's outer folds (--outer-folds K) over the cv pool: stratified as `cv:` says, one
+// repeat, from a seed of their own derived from config.seed.
+std::vector<Fold> nested_outer_folds(const Config& config, const CvData& pool, Index outer_folds);
 
 // Throws ConfigError for a bad space, metric or strategy/scheduler combination (before any
 // directory is created), DataError for a bad journal, OutputError when files cannot be written.

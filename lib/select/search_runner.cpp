@@ -26,7 +26,8 @@ class Executor {
       : evaluator_(evaluator), hooks_(hooks), run_(run), jobs_(std::max<Index>(1, plan.jobs)), plan_(plan) {}
 
   // Evaluates every task (unless stopped) and updates run_.trials. Tasks run through run_tasks:
-  // each job on a thread of its own with parallel_for inline, so results match --jobs 1.
+  // each job on its share of the threads, with the work splits of all of them, so results match
+  // --jobs 1.
   void run(const std::vector<Task>& tasks) {
     if (plan_.farm) return run_on_farm(tasks);
     run_tasks(static_cast<Index>(tasks.size()), static_cast<int>(jobs_), [&](Index index) {

@@ -288,4 +288,23 @@ Point sample_uniform(const SearchSpace& space, Rng& rng) {
   return point;
 }
 
+ModelBounds model_bounds(const Dimension& dimension) {
+  double low = dimension.low;
+  double high = dimension.high;
+  if (dimension.is_integer()) {
+    low -= 0.5;
+    high += 0.5;
+  }
+  if (dimension.is_log()) return {std::log(low), std::log(high)};
+  return {low, high};
+}
+
+double to_model_scale(const Dimension& dimension, double x) {
+  return dimension.is_log() ? std::log(x) : x;
+}
+
+double from_model_scale(const Dimension& dimension, double y) {
+  return round_to_written(dimension, dimension.is_log() ? std::exp(y) : y);  // it clamps to the bounds
+}
+
 }  // namespace dlrun

@@ -71,4 +71,15 @@ Node apply_point(const SearchSpace& space, const Point& point, Node tree);
 Point sample_uniform(const SearchSpace& space, Rng& rng);
 double round_to_written(const Dimension& dimension, double x);
 
+// How bayes models a numeric dimension: on [low, high] in the log of x for log dimensions, with
+// integers widened by half a step on each side so that every integer gets the same share (the
+// interval sample_uniform draws from).
+struct ModelBounds {
+  double low, high;
+};
+ModelBounds model_bounds(const Dimension& dimension);
+double to_model_scale(const Dimension& dimension, double x);
+// The value a trial trains for the model-scale value y (rounded as round_to_written).
+double from_model_scale(const Dimension& dimension, double y);
+
 }  // namespace dlrun

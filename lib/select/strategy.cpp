@@ -1,5 +1,8 @@
 #include "select/strategy.hpp"
 
+#include <algorithm>
+
+#include "select/gp_strategy.hpp"
 #include "select/tpe.hpp"
 
 namespace dlrun {
@@ -34,6 +37,16 @@ class RandomStrategy final : public Strategy {
 };
 
 }  // namespace
+
+Index default_startup_trials(Index trials) {
+  return std::clamp<Index>((trials + 3) / 4, 1, 10);
+}
+
+Index bayes_sees_before(Index trial, const BayesConfig& config) {
+  if (trial <= config.startup_trials) return 1;
+  const Index batch = (trial - config.startup_trials - 1) / config.batch;
+  return config.startup_trials + batch * config.batch + 1;
+}
 
 std::vector<Point> grid_points(const SearchSpace& space) {
   std::vector<std::size_t> sizes;
@@ -74,8 +87,10 @@ std::vector<Point> grid_points(const SearchSpace& space) {
 std::unique_ptr<Strategy> make_strategy(const SearchConfig& config, const SearchSpace& space,
                                         std::uint64_t seed) {
   if (config.strategy == "grid") return std::make_unique<GridStrategy>(grid_points(space));
-  if (config.strategy == "bayes")
+  if (config.strategy == "bayes" && config.bayes.model == "tpe")
     return std::make_unique<TpeStrategy>(space, config.trials, config.bayes, seed);
+  if (config.strategy == "bayes")
+    return std::make_unique<GpStrategy>(space, config.trials, config.bayes, seed);
   return std::make_unique<RandomStrategy>(space, config.trials, seed);
 }
 

@@ -32,6 +32,15 @@ class Strategy {
   virtual Point propose(Index trial, std::span<const Observation> history) = 0;
 };
 
+// Bayes (either model): the start-up trials when the config does not set them: a quarter of the
+// trial budget, at least 1 and at most 10 (Optuna's n_startup_trials, meant for budgets of
+// hundreds of trials). With 10 of 20 trials random, the model would steer only half of a small
+// search.
+Index default_startup_trials(Index trials);
+// Bayes: what trial `trial` sees (Strategy::sees_before): nothing during the start-up, then the
+// trials before its batch of `config.batch`.
+Index bayes_sees_before(Index trial, const BayesConfig& config);
+
 // Every point of the grid, in order: the last dimension varies fastest. Throws ConfigError at a
 // dimension's key when it is numeric without grid points.
 std::vector<Point> grid_points(const SearchSpace& space);

@@ -13,31 +13,6 @@ double normal_cdf(double z) {
   return 0.5 * std::erfc(-z / std::numbers::sqrt2);
 }
 
-// The interval a dimension is modelled on: log scale for log dimensions, and integers widened by
-// half a step on each side so that every integer gets the same share.
-struct Transformed {
-  double low, high;
-};
-
-Transformed transformed_bounds(const Dimension& dimension) {
-  double low = dimension.low;
-  double high = dimension.high;
-  if (dimension.is_integer()) {
-    low -= 0.5;
-    high += 0.5;
-  }
-  if (dimension.is_log()) return {std::log(low), std::log(high)};
-  return {low, high};
-}
-
-double to_model(const Dimension& dimension, double x) {
-  return dimension.is_log() ? std::log(x) : x;
-}
-
-double from_model(const Dimension& dimension, double y) {
-  return round_to_written(dimension, dimension.is_log() ? std::exp(y) : y);
-}
-
 }  // namespace
 
 ParzenEstimator::ParzenEstimator(std::vector<double> values, double low, double high)
@@ -114,10 +89,6 @@ double ParzenEstimator::log_density(double x) const {
   return std::log(std::max(density, std::numeric_limits<double>::min()));
 }
 
-Index default_startup_trials(Index trials) {
-  return std::clamp<Index>((trials + 3) / 4, 1, 10);
-}
-
 TpeStrategy::TpeStrategy(const SearchSpace& space, Index trials, const BayesConfig& config,
                          std::uint64_t seed)
     : space_(space), trials_(trials), config_(config), seed_(seed) {
@@ -125,9 +96,7 @@ TpeStrategy::TpeStrategy(const SearchSpace& space, Index trials, const BayesConf
 }
 
 Index TpeStrategy::sees_before(Index trial) const {
-  if (trial <= config_.startup_trials) return 1;
-  const Index batch = (trial - config_.startup_trials - 1) / config_.batch;
-  return config_.startup_trials + batch * config_.batch + 1;
+  return bayes_sees_before(trial, config_);
 }
 
 Point TpeStrategy::propose(Index trial, std::span<const Observation> history) {
@@ -158,12 +127,12 @@ Point TpeStrategy::propose(Index trial, std::span<const Observation> history) {
     auto values_of = [&](const std::vector<const Observation*>& group) {
       std::vector<double> values;
       for (const Observation* o : group) {
-        values.push_back(dimension.is_numeric() ? to_model(dimension, o->point[d]) : o->point[d]);
+        values.push_back(dimension.is_numeric() ? to_model_scale(dimension, o->point[d]) : o->point[d]);
       }
       return values;
     };
     if (dimension.is_numeric()) {
-      const Transformed bounds = transformed_bounds(dimension);
+      const ModelBounds bounds = model_bounds(dimension);
       l.emplace_back(values_of(good), bounds.low, bounds.high);
       g.emplace_back(values_of(bad), bounds.low, bounds.high);
     } else {
@@ -183,8 +152,8 @@ Point TpeStrategy::propose(Index trial, std::span<const Observation> history) {
       double y = l[d].sample(rng);
       if (dimension.is_numeric()) {
         // Densities are compared where the trial will actually be: the written (rounded) value.
-        const double x = from_model(dimension, y);
-        y = to_model(dimension, x);
+        const double x = from_model_scale(dimension, y);
+        y = to_model_scale(dimension, x);
         candidate.push_back(x);
       } else {
         candidate.push_back(y);

@@ -39,11 +39,6 @@ class ParzenEstimator {
   std::vector<double> probabilities_;   // categorical
 };
 
-// The start-up trials when the config does not set them: a quarter of the trial budget, at least 1
-// and at most 10 (Optuna's n_startup_trials, meant for budgets of hundreds of trials). With 10 of 20
-// trials random, the model would steer only half of a small search.
-Index default_startup_trials(Index trials);
-
 class TpeStrategy final : public Strategy {
  public:
   TpeStrategy(const SearchSpace& space, Index trials, const BayesConfig& config, std::uint64_t seed);

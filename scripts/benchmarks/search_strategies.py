@@ -7,7 +7,8 @@ On the space of scripts/benchmarks/search_space_digits.yaml (digits, validation 
 (c) random search (20 trials x 27 epochs) against Hyperband (min 1, max 27 epochs, eta 3): the best
     validation loss each finds, the epochs each trains in total, and the epochs Hyperband has trained
     when its journal first holds a loss at least as good as random's best.
-    /usr/bin/python3 scripts/benchmarks/search_strategies.py [--seeds 5] [--hyperband-trials 98] [--startup N]
+    /usr/bin/python3 scripts/benchmarks/search_strategies.py [--seeds 5] [--first-seed 1] [--hyperband-trials 98]
+        [--startup N] [--model gp|tpe]
 """
 import argparse
 import json
@@ -21,8 +22,8 @@ DLRUN = os.path.join(ROOT, "build", "dlrun")
 CONFIG = os.path.join(ROOT, "scripts", "benchmarks", "search_space_digits.yaml")
 
 
-def search(out, *flags):
-    command = [DLRUN, "search", CONFIG, "--quiet", "--threads", "1", "--out", out, *flags]
+def search(dlrun, out, *flags):
+    command = [dlrun, "search", CONFIG, "--quiet", "--threads", "1", "--out", out, *flags]
     process = subprocess.run(command, capture_output=True, text=True)
     if process.returncode != 0:
         sys.exit(f"failed: {' '.join(command)}\n{process.stderr[-3000:]}")
@@ -51,22 +52,26 @@ def main():
     parser.add_argument("--hyperband-trials", type=int, default=98,
                         help="trials (configurations) Hyperband samples: 49 per round of brackets 27, 12, 6, 4; "
                              "0 skips (c)")
+    parser.add_argument("--dlrun", default=DLRUN, help="the binary (default: build/dlrun)")
+    parser.add_argument("--model", choices=["gp", "tpe"], default="gp", help="search.bayes.model")
     parser.add_argument("--startup", type=int, default=None, help="bayes start-up trials (default: dlrun's, min(10, ceil(trials / 4)), 5 for 20 trials)")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             common = ["--set", f"seed={seed}", "--trials", str(args.trials)]
-            random = search(os.path.join(tmp, f"r{seed}"), *common, "--strategy", "random")
-            startup = [] if args.startup is None else ["--set", f"search.bayes.startup_trials={args.startup}"]
-            bayes = search(os.path.join(tmp, f"b{seed}"), *common, "--strategy", "bayes", *startup)
+            random = search(args.dlrun, os.path.join(tmp, f"r{seed}"), *common, "--strategy", "random")
+            startup = ["--set", f"search.bayes.model={args.model}"]
+            if args.startup is not None:
+                startup += ["--set", f"search.bayes.startup_trials={args.startup}"]
+            bayes = search(args.dlrun, os.path.join(tmp, f"b{seed}"), *common, "--strategy", "bayes", *startup)
             hb_dir = os.path.join(tmp, f"h{seed}")
             if args.hyperband_trials == 0:
                 rows.append((seed, random, bayes, None, None))
                 print(f"seed {seed}: random {random['best']['metric']:.4f}, bayes {bayes['best']['metric']:.4f}",
                       flush=True)
                 continue
-            hyperband = search(hb_dir, "--set", f"seed={seed}", "--trials", str(args.hyperband_trials),
+            hyperband = search(args.dlrun, hb_dir, "--set", f"seed={seed}", "--trials", str(args.hyperband_trials),
                                "--strategy", "random", "--set", "search.scheduler={type: hyperband, min_epochs: 1, "
                                "max_epochs: 27, eta: 3}")
             reach = epochs_to_reach(os.path.join(hb_dir, "journal.jsonl"), random["best"]["metric"])
@@ -80,8 +85,9 @@ def main():
         return sum(values) / len(values) if values else float("nan")
 
     startup_text = "default, a quarter of the trials" if args.startup is None else str(args.startup)
-    print(f"\n(b) best validation loss after {args.trials} trials (lower is better; bayes start-up trials: {startup_text})")
-    print("| seed | random | bayes (TPE) |")
+    print(f"\n(b) best validation loss after {args.trials} trials (lower is better; bayes model {args.model}, "
+          f"start-up trials: {startup_text})")
+    print(f"| seed | random | bayes ({args.model}) |")
     print("|---|---|---|")
     for seed, random, bayes, _, _ in rows:
         print(f"| {seed} | {random['best']['metric']:.4f} | {bayes['best']['metric']:.4f} |")

@@ -1,6 +1,6 @@
 // cross_validate / run_fold: no leakage from the held-out fold (the fitted transform and the
 // training history, early stopping included, ignore it), the summary statistics, and results
-// that do not depend on how many folds run at once.
+// that do not depend on how many folds run at once (nor on how the threads are divided among them).
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -8,6 +8,7 @@
 
 #include "config/parse_config.hpp"
 #include "config/yaml_loader.hpp"
+#include "core/threads.hpp"
 #include "select/cross_validation.hpp"
 #include "support/shuffled_farm.hpp"
 #include "support/temp_dir.hpp"
@@ -132,6 +133,19 @@ TEST_CASE("cross-validation: per-fold metrics, mean and std, identical for any n
     CHECK(parallel.folds[f].fold == static_cast<Index>(f));
     CHECK(parallel.folds[f].run.test == serial.folds[f].run.test);
     check_same_history(parallel.folds[f].run, serial.folds[f].run);
+  }
+
+  // With 4 threads, 2 jobs get 2 threads each (pools of their own) and still match one job.
+  const int before = thread_count();
+  set_thread_count(4);
+  options.jobs = 1;
+  const CvResult serial4 = cross_validate(config, data, options);
+  options.jobs = 2;
+  const CvResult parallel4 = cross_validate(config, data, options);
+  set_thread_count(before);
+  for (std::size_t f = 0; f < 3; ++f) {
+    CHECK(parallel4.folds[f].run.test == serial4.folds[f].run.test);
+    check_same_history(parallel4.folds[f].run, serial4.folds[f].run);
   }
 
   // Under MPI each fold goes to a rank and comes back as JSON, in any order: the same folds.

@@ -1,11 +1,15 @@
 // Strategies on synthetic objectives (no training): random is reproducible and independent of the
-// other trials; TPE finds better points than random within the same number of trials.
+// other trials; bayes (the Gaussian process, and TPE) finds better points than random within the
+// same number of trials.
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <limits>
 
 #include "config/sections.hpp"
 #include "config/yaml_loader.hpp"
+#include "select/gaussian_process.hpp"
+#include "select/gp_strategy.hpp"
 #include "select/strategy.hpp"
 #include "select/tpe.hpp"
 
@@ -34,11 +38,13 @@ double objective(const Point& p) {
   return -(lr * lr + rate * rate + 0.5 * units * units + act);
 }
 
-// The best objective after `trials` sequential trials of `strategy_name`.
+// The best objective after `trials` sequential trials of `strategy_name` ("tpe" for bayes with
+// model tpe).
 double best_after(const SearchSpace& space, const std::string& strategy_name, Index trials,
                   std::uint64_t seed) {
   SearchConfig config;
-  config.strategy = strategy_name;
+  config.strategy = strategy_name == "tpe" ? "bayes" : strategy_name;
+  config.bayes.model = strategy_name == "tpe" ? "tpe" : "gp";
   config.trials = trials;
   config.bayes.startup_trials = 0;  // the default of a config without it: a quarter of the trials
   const auto strategy = make_strategy(config, space, seed);
@@ -158,13 +164,13 @@ TEST_CASE("bayes (TPE) beats random on a synthetic objective, on average over se
   const int seeds = 10;
   for (int seed = 1; seed <= seeds; ++seed) {
     const double random_best = best_after(space, "random", 40, static_cast<std::uint64_t>(seed));
-    const double tpe_best = best_after(space, "bayes", 40, static_cast<std::uint64_t>(seed));
+    const double tpe_best = best_after(space, "tpe", 40, static_cast<std::uint64_t>(seed));
     random_total += random_best;
     tpe_total += tpe_best;
     if (tpe_best > random_best) ++tpe_wins;
   }
-  MESSAGE("best after 40 trials, mean over ", seeds, " seeds: random ", random_total / seeds, ", bayes ",
-          tpe_total / seeds, " (bayes better on ", tpe_wins, " seeds)");
+  MESSAGE("best after 40 trials, mean over ", seeds, " seeds: random ", random_total / seeds, ", tpe ",
+          tpe_total / seeds, " (tpe better on ", tpe_wins, " seeds)");
   CHECK(tpe_total > random_total);
   CHECK(tpe_wins >= 6);
 }
@@ -177,13 +183,115 @@ TEST_CASE("bayes (TPE) beats random within 20 trials (the issue's budget), with 
   const int seeds = 20;
   for (int seed = 1; seed <= seeds; ++seed) {
     const double random_best = best_after(space, "random", 20, static_cast<std::uint64_t>(seed));
-    const double tpe_best = best_after(space, "bayes", 20, static_cast<std::uint64_t>(seed));
+    const double tpe_best = best_after(space, "tpe", 20, static_cast<std::uint64_t>(seed));
     random_total += random_best;
     tpe_total += tpe_best;
     if (tpe_best > random_best) ++tpe_wins;
   }
-  MESSAGE("best after 20 trials, mean over ", seeds, " seeds: random ", random_total / seeds, ", bayes ",
-          tpe_total / seeds, " (bayes better on ", tpe_wins, " seeds)");
+  MESSAGE("best after 20 trials, mean over ", seeds, " seeds: random ", random_total / seeds, ", tpe ",
+          tpe_total / seeds, " (tpe better on ", tpe_wins, " seeds)");
   CHECK(tpe_total > random_total);
   CHECK(tpe_wins >= 12);
+}
+
+TEST_CASE("bayes (Gaussian process) beats random within 20 trials, with the default start-up") {
+  const SearchSpace space = space_of(kSpace);
+  double random_total = 0.0;
+  double gp_total = 0.0;
+  int gp_wins = 0;
+  const int seeds = 20;
+  for (int seed = 1; seed <= seeds; ++seed) {
+    const double random_best = best_after(space, "random", 20, static_cast<std::uint64_t>(seed));
+    const double gp_best = best_after(space, "bayes", 20, static_cast<std::uint64_t>(seed));
+    random_total += random_best;
+    gp_total += gp_best;
+    if (gp_best > random_best) ++gp_wins;
+  }
+  MESSAGE("best after 20 trials, mean over ", seeds, " seeds: random ", random_total / seeds, ", gp ",
+          gp_total / seeds, " (gp better on ", gp_wins, " seeds)");
+  CHECK(gp_total > random_total);
+  CHECK(gp_wins >= 15);
+}
+
+TEST_CASE("gaussian process: interpolates its data, is unsure between its points, and fits length scales") {
+  // y = sin(6 x0) on a grid of x0; x1 is irrelevant noise-free jitter.
+  GpData data;
+  data.columns = 2;
+  data.groups = 2;
+  data.group_of_column = {0, 1};
+  for (int i = 0; i < 12; ++i) {
+    const double x0 = i / 11.0;
+    const double x1 = std::fmod(i * 0.37, 1.0);
+    data.inputs.insert(data.inputs.end(), {x0, x1});
+    data.targets.push_back(std::sin(6.0 * x0));
+  }
+  const KernelParams params = fit_kernel(data);
+  CHECK(params.length_scales[1] > 2.0 * params.length_scales[0]);  // x1 does not matter
+  const GaussianProcess gp(data, params);
+  REQUIRE(gp.valid());
+  for (std::size_t i = 0; i < data.rows(); ++i) {
+    CHECK(gp.predict(data.row(i)).mean == doctest::Approx(data.targets[i]).epsilon(0.05).scale(1.0));
+  }
+  const double between[] = {0.5 / 11.0, 0.3};
+  CHECK(gp.predict(between).mean == doctest::Approx(std::sin(6.0 * 0.5 / 11.0)).epsilon(0.1).scale(1.0));
+  CHECK(gp.predict(data.row(0)).variance < gp.predict(between).variance);
+  // A fit is a pure function of its data.
+  CHECK(fit_kernel(data).length_scales == params.length_scales);
+}
+
+TEST_CASE("expected improvement, normal quantile and the copula transform") {
+  CHECK(normal_quantile(0.5) == doctest::Approx(0.0).scale(1.0));
+  CHECK(normal_quantile(0.975) == doctest::Approx(1.959964).epsilon(1e-6));
+  CHECK(normal_quantile(0.01) == doctest::Approx(-2.326348).epsilon(1e-6));
+  // EI grows with the mean and with the uncertainty; with no uncertainty it is the plain gain.
+  CHECK(expected_improvement(1.0, 1.0, 0.0) > expected_improvement(0.0, 1.0, 0.0));
+  CHECK(expected_improvement(0.0, 4.0, 0.0) > expected_improvement(0.0, 1.0, 0.0));
+  CHECK(expected_improvement(2.0, 1e-12, 1.0) == doctest::Approx(1.0));
+  CHECK(expected_improvement(0.0, 1.0, 0.0) == doctest::Approx(0.3989423));
+  // Ranks through the normal quantile: the order is kept, ties share a value, failures (NaN) rank
+  // last, and one huge loss weighs no more than any other worst value.
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const std::vector<double> y = copula_transform({-0.05, -1000.0, -0.04, nan, -0.05});
+  CHECK(y[2] > y[0]);
+  CHECK(y[0] == y[4]);
+  CHECK(y[0] > y[1]);
+  CHECK(y[1] > y[3]);
+  CHECK(y[2] == doctest::Approx(normal_quantile(0.9)));
+  CHECK(y[3] == doctest::Approx(normal_quantile(0.1)));
+}
+
+TEST_CASE("bayes (Gaussian process): a batch's members differ and depend only on the history") {
+  const SearchSpace space = space_of(kSpace);
+  SearchConfig config;
+  config.strategy = "bayes";
+  config.trials = 12;
+  config.bayes.startup_trials = 6;
+  config.bayes.batch = 3;
+  const auto gp = make_strategy(config, space, 5);
+  const auto again = make_strategy(config, space, 5);
+  std::vector<Observation> history;
+  for (Index t = 1; t <= 6; ++t) {
+    const Point p = gp->propose(t, {});
+    history.push_back({p, objective(p), t == 4});
+  }
+  const Point first = gp->propose(7, history);
+  const Point second = gp->propose(8, history);
+  const Point third = gp->propose(9, history);
+  CHECK(first != second);
+  CHECK(second != third);
+  CHECK(first != third);
+  CHECK(again->propose(9, history) == third);  // without the earlier calls
+  for (const Observation& o : history) CHECK(o.point != first);
+}
+
+TEST_CASE("search.bayes.model chooses the model: gp by default, or tpe") {
+  const SearchConfig defaults =
+      detail::parse_search(parse_yaml(std::string("strategy: bayes\ntrials: 20\n") + kSpace, "s.yaml"));
+  CHECK(defaults.bayes.model == "gp");
+  const SearchConfig tpe = detail::parse_search(
+      parse_yaml(std::string("strategy: bayes\ntrials: 20\nbayes: {model: tpe}\n") + kSpace, "s.yaml"));
+  CHECK(tpe.bayes.model == "tpe");
+  CHECK_THROWS_AS(detail::parse_search(parse_yaml(
+                      std::string("strategy: bayes\ntrials: 20\nbayes: {model: gpr}\n") + kSpace, "s.yaml")),
+                  ConfigError);
 }
