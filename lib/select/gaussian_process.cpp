@@ -15,10 +15,6 @@ double matern52(double r) {
   return (1.0 + s + s * s / 3.0) * std::exp(-s);
 }
 
-double normal_cdf(double z) {
-  return 0.5 * std::erfc(-z / std::numbers::sqrt2);
-}
-
 double normal_pdf(double z) {
   return std::exp(-0.5 * z * z) / std::sqrt(2.0 * std::numbers::pi);
 }
@@ -38,6 +34,63 @@ struct LogPrior {
 const LogPrior kLengthScalePrior{std::log(0.5), 1.0, std::log(0.02), std::log(20.0)};
 const LogPrior kSignalPrior{0.0, 1.0, std::log(0.05), std::log(20.0)};
 const LogPrior kNoisePrior{std::log(1e-2), 2.0, std::log(1e-6), std::log(1.0)};
+
+// Factorises K + (noise + jitter) I, K(i, j) = kernel(i, j) for j <= i, into its lower Cholesky
+// factor `lower` (row-major n x n), sets alpha = (K + noise I)^-1 targets, and returns the log
+// marginal likelihood; NaN when the matrix is not positive definite.
+template <typename Kernel>
+double factorise(std::size_t n, const Kernel& kernel, const KernelParams& params,
+                 const std::vector<double>& targets, std::vector<double>& lower, std::vector<double>& alpha) {
+  lower.assign(n * n, 0.0);
+  const double diagonal = params.noise_variance + 1e-8 * params.signal_variance;
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t j = 0; j <= i; ++j) {
+      double sum = kernel(i, j) + (i == j ? diagonal : 0.0);
+      for (std::size_t k = 0; k < j; ++k) sum -= lower[i * n + k] * lower[j * n + k];
+      if (i == j) {
+        if (!(sum > 0.0)) return std::numeric_limits<double>::quiet_NaN();
+        lower[i * n + i] = std::sqrt(sum);
+      } else {
+        lower[i * n + j] = sum / lower[j * n + j];
+      }
+    }
+  }
+  // alpha = L^-T L^-1 y.
+  alpha = targets;
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t k = 0; k < i; ++k) alpha[i] -= lower[i * n + k] * alpha[k];
+    alpha[i] /= lower[i * n + i];
+  }
+  double fit = 0.0;
+  for (std::size_t i = 0; i < n; ++i) fit += alpha[i] * alpha[i];
+  for (std::size_t i = n; i-- > 0;) {
+    for (std::size_t k = i + 1; k < n; ++k) alpha[i] -= lower[k * n + i] * alpha[k];
+    alpha[i] /= lower[i * n + i];
+  }
+  double log_determinant = 0.0;
+  for (std::size_t i = 0; i < n; ++i) log_determinant += 2.0 * std::log(lower[i * n + i]);
+  return -0.5 * fit - 0.5 * log_determinant - 0.5 * static_cast<double>(n) * std::log(2.0 * std::numbers::pi);
+}
+
+// For the kernel fit: each pair's squared differences per group, so that a kernel entry for any
+// length scales is a sum over the groups (not over the columns) without copying the data.
+struct PairDistances {
+  std::size_t groups = 0;
+  std::vector<double> squared;  // ((i * n + j) * groups + g), for j <= i
+
+  explicit PairDistances(const GpData& data) : groups(data.groups) {
+    const std::size_t n = data.rows();
+    squared.assign(n * n * groups, 0.0);
+    for (std::size_t i = 0; i < n; ++i) {
+      for (std::size_t j = 0; j < i; ++j) {
+        for (std::size_t c = 0; c < data.columns; ++c) {
+          const double d = data.row(i)[c] - data.row(j)[c];
+          squared[(i * n + j) * groups + data.group_of_column[c]] += d * d;
+        }
+      }
+    }
+  }
+};
 
 // Nelder-Mead simplex minimisation (Nelder and Mead 1965, the usual coefficients 1, 2, 0.5, 0.5)
 // from `start` with initial steps `step`. Deterministic; returns the best point found.
@@ -122,7 +175,9 @@ KernelParams params_of(const std::vector<double>& theta, std::size_t groups) {
 
 // The negative log posterior of theta (up to a constant); outside the bounds, the value at the
 // bound plus a steep penalty, so the simplex comes back.
-double negative_log_posterior(const GpData& data, const std::vector<double>& theta) {
+double negative_log_posterior(const GpData& data, const PairDistances& pairs,
+                              const std::vector<double>& theta, std::vector<double>& lower,
+                              std::vector<double>& alpha) {
   const std::size_t groups = data.groups;
   double log_prior = 0.0;
   double penalty = 0.0;
@@ -134,9 +189,20 @@ double negative_log_posterior(const GpData& data, const std::vector<double>& the
   for (std::size_t g = 0; g < groups; ++g) add(kLengthScalePrior, theta[g]);
   add(kSignalPrior, theta[groups]);
   add(kNoisePrior, theta[groups + 1]);
-  const GaussianProcess gp(data, params_of(theta, groups));
-  if (!gp.valid()) return std::numeric_limits<double>::max();
-  return -(gp.log_marginal_likelihood() + log_prior) + penalty;
+  const KernelParams params = params_of(theta, groups);
+  std::vector<double> inverse_squares(groups);
+  for (std::size_t g = 0; g < groups; ++g)
+    inverse_squares[g] = 1.0 / (params.length_scales[g] * params.length_scales[g]);
+  const std::size_t n = data.rows();
+  const auto kernel = [&](std::size_t i, std::size_t j) {
+    double r2 = 0.0;
+    const double* squared = pairs.squared.data() + (i * n + j) * groups;
+    for (std::size_t g = 0; g < groups; ++g) r2 += squared[g] * inverse_squares[g];
+    return params.signal_variance * matern52(std::sqrt(r2));
+  };
+  const double likelihood = factorise(n, kernel, params, data.targets, lower, alpha);
+  if (std::isnan(likelihood)) return std::numeric_limits<double>::max();
+  return -(likelihood + log_prior) + penalty;
 }
 
 }  // namespace
@@ -146,39 +212,11 @@ GaussianProcess::GaussianProcess(GpData data, KernelParams params)
   for (std::size_t c = 0; c < data_.columns; ++c) {
     inverse_scales_.push_back(1.0 / params_.length_scales[data_.group_of_column[c]]);
   }
-  const std::size_t n = data_.rows();
-  // Cholesky factor of K + (noise + jitter) I, lower triangle.
-  cholesky_.assign(n * n, 0.0);
-  const double diagonal = params_.noise_variance + 1e-8 * params_.signal_variance;
-  for (std::size_t i = 0; i < n; ++i) {
-    for (std::size_t j = 0; j <= i; ++j) {
-      double sum = kernel(data_.row(i), data_.row(j)) + (i == j ? diagonal : 0.0);
-      for (std::size_t k = 0; k < j; ++k) sum -= cholesky_[i * n + k] * cholesky_[j * n + k];
-      if (i == j) {
-        if (!(sum > 0.0)) return;  // not positive definite: valid_ stays false
-        cholesky_[i * n + i] = std::sqrt(sum);
-      } else {
-        cholesky_[i * n + j] = sum / cholesky_[j * n + j];
-      }
-    }
-  }
-  // alpha = L^-T L^-1 y.
-  alpha_ = data_.targets;
-  for (std::size_t i = 0; i < n; ++i) {
-    for (std::size_t k = 0; k < i; ++k) alpha_[i] -= cholesky_[i * n + k] * alpha_[k];
-    alpha_[i] /= cholesky_[i * n + i];
-  }
-  double fit = 0.0;
-  for (std::size_t i = 0; i < n; ++i) fit += alpha_[i] * alpha_[i];
-  for (std::size_t i = n; i-- > 0;) {
-    for (std::size_t k = i + 1; k < n; ++k) alpha_[i] -= cholesky_[k * n + i] * alpha_[k];
-    alpha_[i] /= cholesky_[i * n + i];
-  }
-  double log_determinant = 0.0;
-  for (std::size_t i = 0; i < n; ++i) log_determinant += 2.0 * std::log(cholesky_[i * n + i]);
-  log_likelihood_ =
-      -0.5 * fit - 0.5 * log_determinant - 0.5 * static_cast<double>(n) * std::log(2.0 * std::numbers::pi);
-  valid_ = true;
+  const double likelihood = factorise(
+      data_.rows(), [&](std::size_t i, std::size_t j) { return kernel(data_.row(i), data_.row(j)); }, params_,
+      data_.targets, cholesky_, alpha_);
+  valid_ = !std::isnan(likelihood);
+  log_likelihood_ = likelihood;
 }
 
 double GaussianProcess::kernel(std::span<const double> a, std::span<const double> b) const {
@@ -213,12 +251,20 @@ KernelParams fit_kernel(const GpData& data) {
   std::vector<double> theta(data.groups, kLengthScalePrior.mean);
   theta.push_back(kSignalPrior.mean);
   theta.push_back(kNoisePrior.mean);
-  const auto objective = [&](const std::vector<double>& t) { return negative_log_posterior(data, t); };
+  const PairDistances pairs(data);
+  std::vector<double> lower, alpha;  // reused by every evaluation
+  const auto objective = [&](const std::vector<double>& t) {
+    return negative_log_posterior(data, pairs, t, lower, alpha);
+  };
   const int budget = 100 + 40 * static_cast<int>(theta.size());
   // A restart from the first result with a fresh simplex guards against a collapsed one.
   theta = nelder_mead(objective, theta, 1.0, budget);
   theta = nelder_mead(objective, theta, 0.3, budget / 2);
   return params_of(theta, data.groups);
+}
+
+double normal_cdf(double z) {
+  return 0.5 * std::erfc(-z / std::numbers::sqrt2);
 }
 
 double expected_improvement(double mean, double variance, double best) {

@@ -66,7 +66,8 @@ KernelParams fit_kernel(const GpData& data);
 // Expected improvement over `best` of a Gaussian with this mean and variance (maximisation).
 double expected_improvement(double mean, double variance, double best);
 
-// The standard normal quantile of p in (0, 1).
+// The standard normal distribution function, and its quantile for p in (0, 1).
+double normal_cdf(double z);
 double normal_quantile(double p);
 
 }  // namespace dlrun

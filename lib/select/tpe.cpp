@@ -6,14 +6,9 @@
 #include <numbers>
 #include <numeric>
 
+#include "select/gaussian_process.hpp"
+
 namespace dlrun {
-namespace {
-
-double normal_cdf(double z) {
-  return 0.5 * std::erfc(-z / std::numbers::sqrt2);
-}
-
-}  // namespace
 
 ParzenEstimator::ParzenEstimator(std::vector<double> values, double low, double high)
     : low_(low), high_(high) {

@@ -195,11 +195,13 @@ TEST_CASE("bayes (TPE) beats random within 20 trials (the issue's budget), with 
 }
 
 TEST_CASE("bayes (Gaussian process) beats random within 20 trials, with the default start-up") {
+  // 8 seeds keep the test near a second (a proposal fits the kernel and scores ~2000 candidates);
+  // over seeds 1-20: gp -0.68 against random -0.88, better on 15 of 20.
   const SearchSpace space = space_of(kSpace);
   double random_total = 0.0;
   double gp_total = 0.0;
   int gp_wins = 0;
-  const int seeds = 20;
+  const int seeds = 8;
   for (int seed = 1; seed <= seeds; ++seed) {
     const double random_best = best_after(space, "random", 20, static_cast<std::uint64_t>(seed));
     const double gp_best = best_after(space, "bayes", 20, static_cast<std::uint64_t>(seed));
@@ -210,7 +212,7 @@ TEST_CASE("bayes (Gaussian process) beats random within 20 trials, with the defa
   MESSAGE("best after 20 trials, mean over ", seeds, " seeds: random ", random_total / seeds, ", gp ",
           gp_total / seeds, " (gp better on ", gp_wins, " seeds)");
   CHECK(gp_total > random_total);
-  CHECK(gp_wins >= 15);
+  CHECK(gp_wins >= 6);
 }
 
 TEST_CASE("gaussian process: interpolates its data, is unsure between its points, and fits length scales") {
