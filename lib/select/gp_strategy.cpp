@@ -5,6 +5,7 @@
 #include <limits>
 #include <numeric>
 
+#include "select/bohb.hpp"
 #include "select/gaussian_process.hpp"
 
 namespace dlrun {
@@ -28,16 +29,21 @@ using Coordinates = std::vector<double>;
 
 class Encoding {
  public:
-  explicit Encoding(const SearchSpace& space) : space_(space) {
+  // with_budget: one more column (a group of its own) for the budget an evaluation ran to (BOHB).
+  Encoding(const SearchSpace& space, bool with_budget) : space_(space), with_budget_(with_budget) {
     for (std::size_t d = 0; d < space.dimensions.size(); ++d) {
       const Dimension& dimension = space.dimensions[d];
       const std::size_t width = dimension.is_numeric() ? 1 : dimension.choices.size();
       for (std::size_t c = 0; c < width; ++c) group_of_column_.push_back(d);
     }
+    if (with_budget_) group_of_column_.push_back(space.dimensions.size());
   }
 
   std::size_t columns() const { return group_of_column_.size(); }
+  std::size_t groups() const { return space_.dimensions.size() + (with_budget_ ? 1 : 0); }
   const std::vector<std::size_t>& group_of_column() const { return group_of_column_; }
+  // The budget coordinate (in [0, 1]) that append_row writes from now on.
+  void set_budget(double u) { budget_ = u; }
 
   Coordinates coordinates(const Point& point) const {
     Coordinates u(point.size());
@@ -81,6 +87,7 @@ class Encoding {
           row.push_back(static_cast<double>(c) == u[d] ? 1.0 : 0.0);
       }
     }
+    if (with_budget_) row.push_back(budget_);
   }
 
   Coordinates random(Rng& rng) const {
@@ -109,6 +116,8 @@ class Encoding {
 
  private:
   const SearchSpace& space_;
+  bool with_budget_ = false;
+  double budget_ = 1.0;
   std::vector<std::size_t> group_of_column_;
 };
 
@@ -123,14 +132,12 @@ struct Candidate {
   }
 };
 
-// The candidate with the largest expected improvement over the best posterior mean at the
-// model's data points (the plug-in for noisy observations), never a point already in `taken`.
+// The candidate with the largest expected improvement over `best_mean` (the best posterior mean
+// at the data points: the plug-in for noisy observations), never a point already in `taken`;
+// the local search starts around `centres` (the best data points, best first).
 Point maximise_improvement(const GaussianProcess& gp, const Encoding& encoding,
-                           const std::vector<Point>& taken, Rng& rng) {
-  const GpData& data = gp.data();
-  double best_mean = -std::numeric_limits<double>::infinity();
-  for (std::size_t i = 0; i < data.rows(); ++i) best_mean = std::max(best_mean, gp.predict(data.row(i)).mean);
-
+                           const std::vector<Point>& taken, const std::vector<Point>& centres,
+                           double best_mean, Rng& rng) {
   std::vector<double> row;
   auto evaluate = [&](const Coordinates& u) {
     Candidate candidate{encoding.point(u), {}, -1.0, -std::numeric_limits<double>::infinity()};
@@ -146,13 +153,9 @@ Point maximise_improvement(const GaussianProcess& gp, const Encoding& encoding,
 
   std::vector<Candidate> candidates;
   for (int i = 0; i < kRandomCandidates; ++i) candidates.push_back(evaluate(encoding.random(rng)));
-  // Around the best data points (by target), at every scale.
-  std::vector<std::size_t> order(data.rows());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](std::size_t a, std::size_t b) { return data.targets[a] > data.targets[b]; });
-  for (std::size_t k = 0; k < std::min(kLocalCentres, order.size()); ++k) {
-    const Coordinates centre = encoding.coordinates(taken[order[k]]);
+  // Around the best data points, at every scale.
+  for (const Point& centre_point : centres) {
+    const Coordinates centre = encoding.coordinates(centre_point);
     for (int i = 0; i < kPerturbationsPerCentre; ++i) {
       const double scale = kPerturbationScales[static_cast<std::size_t>(i) % std::size(kPerturbationScales)];
       candidates.push_back(evaluate(encoding.perturb(centre, scale, rng)));
@@ -212,39 +215,92 @@ Point GpStrategy::propose(Index trial, std::span<const Observation> history) {
       std::any_of(history.begin(), history.end(), [](const Observation& o) { return !o.failed; });
   // The start-up trials are the random strategy's trials (same stream), so bayes and random
   // begin alike and differ only where the model steers.
-  if (trial <= config_.startup_trials || !any_completed) {
-    Rng rng = Rng::for_stream(seed_, "search", static_cast<std::uint64_t>(trial));
-    return sample_uniform(space_, rng);
-  }
-  const Encoding encoding(space_);
+  if (trial <= config_.startup_trials || !any_completed) return random_point(space_, seed_, trial);
+  // The batch's earlier members are proposed again (they are pure functions of the same history).
+  std::vector<Index> batch;
+  for (Index t = sees_before(trial); t <= trial; ++t) batch.push_back(t);
+  return propose_batch(batch, history).back();
+}
+
+std::vector<Point> GpStrategy::propose_bracket(std::span<const Index> trials, const BudgetHistory& finished) {
+  return bohb_bracket(trials, finished, space_, seed_, [&](std::span<const Index> modelled, Index budget) {
+    // Every evaluation, at its budget's coordinate: log(budget / smallest) / log(largest / smallest).
+    const double low = std::log(static_cast<double>(finished.begin()->first));
+    const double span = std::log(static_cast<double>(finished.rbegin()->first)) - low;
+    auto coordinate = [&](Index b) {
+      return span > 0.0 ? (std::log(static_cast<double>(b)) - low) / span : 0.0;
+    };
+    Evaluations evaluations;
+    evaluations.target_budget = coordinate(budget);
+    for (const auto& [b, observations] : finished) {
+      for (const Observation& observation : observations) {
+        evaluations.observations.push_back(observation);
+        evaluations.budgets.push_back(coordinate(b));
+        if (std::find(evaluations.taken.begin(), evaluations.taken.end(), observation.point) ==
+            evaluations.taken.end())
+          evaluations.taken.push_back(observation.point);
+      }
+    }
+    return propose_batch(modelled, evaluations);
+  });
+}
+
+std::vector<Point> GpStrategy::propose_batch(std::span<const Index> trials,
+                                             std::span<const Observation> history) const {
+  Evaluations evaluations;
+  evaluations.observations.assign(history.begin(), history.end());
+  for (const Observation& observation : history) evaluations.taken.push_back(observation.point);
+  return propose_batch(trials, evaluations);
+}
+
+std::vector<Point> GpStrategy::propose_batch(std::span<const Index> trials,
+                                             const Evaluations& evaluations) const {
+  const bool with_budget = !evaluations.budgets.empty();
+  Encoding encoding(space_, with_budget);
   GpData data;
   data.columns = encoding.columns();
   data.group_of_column = encoding.group_of_column();
-  data.groups = space_.dimensions.size();
+  data.groups = encoding.groups();
   std::vector<double> scores;
-  std::vector<Point> taken;
-  for (const Observation& observation : history) {
+  std::vector<Point> row_points;       // the point of each data row
+  std::vector<std::size_t> at_target;  // the rows at the target budget (all without budgets)
+  for (std::size_t i = 0; i < evaluations.observations.size(); ++i) {
+    const Observation& observation = evaluations.observations[i];
+    if (with_budget) encoding.set_budget(evaluations.budgets[i]);
     encoding.append_row(observation.point, data.inputs);
     scores.push_back(observation.failed ? std::numeric_limits<double>::quiet_NaN() : observation.score);
-    taken.push_back(observation.point);
+    row_points.push_back(observation.point);
+    if (!with_budget || evaluations.budgets[i] == evaluations.target_budget) at_target.push_back(i);
   }
   data.targets = copula_transform(scores);
   const KernelParams params = fit_kernel(data);
+  encoding.set_budget(evaluations.target_budget);  // candidates are scored at the target budget
+  std::vector<Point> taken = evaluations.taken;
 
-  // The batch's earlier members, proposed again (they are pure functions of the same history)
-  // and added at the model's mean before the next member is chosen.
-  const Index batch_start = sees_before(trial);
-  for (Index t = batch_start;; ++t) {
+  // Each member after the earlier ones were added at the model's mean (the kriging believer).
+  std::vector<Point> points;
+  for (std::size_t i = 0; i < trials.size(); ++i) {
     const GaussianProcess gp(data, params);
-    Rng rng = Rng::for_stream(seed_, "gp", static_cast<std::uint64_t>(t));
-    Point point = maximise_improvement(gp, encoding, taken, rng);
-    if (t == trial) return point;
+    double best_mean = -std::numeric_limits<double>::infinity();
+    for (const std::size_t r : at_target) best_mean = std::max(best_mean, gp.predict(data.row(r)).mean);
+    std::vector<std::size_t> order = at_target;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::size_t a, std::size_t b) { return data.targets[a] > data.targets[b]; });
+    std::vector<Point> centres;
+    for (std::size_t k = 0; k < std::min(kLocalCentres, order.size()); ++k)
+      centres.push_back(row_points[order[k]]);
+    Rng rng = Rng::for_stream(seed_, "gp", static_cast<std::uint64_t>(trials[i]));
+    points.push_back(maximise_improvement(gp, encoding, taken, centres, best_mean, rng));
+    if (i + 1 == trials.size()) break;
     std::vector<double> row;
-    encoding.append_row(point, row);
+    encoding.append_row(points.back(), row);
     data.targets.push_back(gp.predict(row).mean);
     data.inputs.insert(data.inputs.end(), row.begin(), row.end());
-    taken.push_back(std::move(point));
+    at_target.push_back(row_points.size());
+    row_points.push_back(points.back());
+    taken.push_back(points.back());
   }
+  return points;
 }
 
 }  // namespace dlrun

@@ -24,8 +24,24 @@ class GpStrategy final : public Strategy {
   Index trial_count() const override { return trials_; }
   Index sees_before(Index trial) const override { return bayes_sees_before(trial, config_); }
   Point propose(Index trial, std::span<const Observation> history) override;
+  // BOHB (select/bohb.hpp): the model's trials of a bracket form one batch, from every budget's
+  // evaluations with the budget as one more input, seeking improvement at BOHB's budget.
+  std::vector<Point> propose_bracket(std::span<const Index> trials, const BudgetHistory& finished) override;
 
  private:
+  // What the model is fitted to: evaluations (at least one completed) and, with a scheduler, the
+  // budget coordinate of each (log scale, the smallest budget 0, the largest 1).
+  struct Evaluations {
+    std::vector<Observation> observations;
+    std::vector<double> budgets;  // empty: no budget input (no scheduler)
+    double target_budget = 1.0;   // where improvement is sought
+    std::vector<Point> taken;     // never proposed again
+  };
+  // The model's points for `trials`, one batch: each after the earlier ones were added at the
+  // model's mean (at the target budget).
+  std::vector<Point> propose_batch(std::span<const Index> trials, std::span<const Observation> history) const;
+  std::vector<Point> propose_batch(std::span<const Index> trials, const Evaluations& evaluations) const;
+
   const SearchSpace& space_;
   Index trials_;
   BayesConfig config_;

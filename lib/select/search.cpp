@@ -54,11 +54,6 @@ void check_combination(const Config& config, const SearchOptions& options) {
                       "search.scheduler: under mpirun, a scheduler's promoted trials would have to continue "
                       "on the rank that trained them, which is not implemented; run it in one process");
   }
-  if (search.scheduler.type != "none" && search.strategy == "bayes") {
-    throw ConfigError(where_of(config.tree, "search.scheduler"),
-                      "search.scheduler: a scheduler works with strategy random or grid; bayes with a "
-                      "scheduler (BOHB) is not implemented");
-  }
 }
 
 // The resolved tree without threads (--threads) and, when a resumed search may raise it,

@@ -146,21 +146,32 @@ void run_generations(const SearchPlan& plan, Executor& executor, SearchRun& run)
   }
 }
 
-// With a scheduler: each bracket's trials train to the first rung; the best 1/eta go on.
+// With a scheduler: each bracket's trials train to the first rung; the best 1/eta go on. A
+// bracket's points are proposed when it starts, from every evaluation finished before (BOHB; grid
+// and random ignore them), so they do not depend on --jobs.
 void run_brackets(const SearchPlan& plan, TrialEvaluator& evaluator, Executor& executor, SearchRun& run) {
   const Index max_epochs = plan.scheduler.max_epochs > 0 ? plan.scheduler.max_epochs : plan.max_epochs;
+  BudgetHistory finished;
   Index next_trial = 1;
   for (const Bracket& bracket :
        plan_brackets(plan.scheduler, plan.max_epochs, plan.strategy->trial_count())) {
+    if (executor.stop_requested()) return;
+    std::vector<Index> trials;
+    for (Index i = 0; i < bracket.configs; ++i) trials.push_back(next_trial++);
+    const std::vector<Point> points = plan.strategy->propose_bracket(trials, finished);
     std::vector<Task> tasks;
-    for (Index i = 0; i < bracket.configs; ++i, ++next_trial) {
-      tasks.push_back({next_trial, bracket.budgets.front(), plan.strategy->propose(next_trial, {})});
-    }
+    for (std::size_t i = 0; i < trials.size(); ++i)
+      tasks.push_back({trials[i], bracket.budgets.front(), points[i]});
     for (std::size_t rung = 0; rung < bracket.budgets.size(); ++rung) {
       if (executor.stop_requested()) return;
       for (Task& task : tasks) task.budget = bracket.budgets[rung];
       executor.run(tasks);
       if (run.interrupted) return;
+      for (const Task& task : tasks) {
+        const TrialRecord& record = run.trials[static_cast<std::size_t>(task.trial - 1)];
+        finished[task.budget].push_back(
+            {task.point, finished_ok(record) ? score_of(record, plan.maximize) : 0.0, !finished_ok(record)});
+      }
       if (rung + 1 == bracket.budgets.size()) break;
       // Rank: completed by score (best first), then failed; ties keep the trial order.
       std::stable_sort(tasks.begin(), tasks.end(), [&](const Task& a, const Task& b) {

@@ -26,8 +26,7 @@ class RandomStrategy final : public Strategy {
       : space_(space), trials_(trials), seed_(seed) {}
   Index trial_count() const override { return trials_; }
   Point propose(Index trial, std::span<const Observation> /*history*/) override {
-    Rng rng = Rng::for_stream(seed_, "search", static_cast<std::uint64_t>(trial));
-    return sample_uniform(space_, rng);
+    return random_point(space_, seed_, trial);
   }
 
  private:
@@ -37,6 +36,18 @@ class RandomStrategy final : public Strategy {
 };
 
 }  // namespace
+
+std::vector<Point> Strategy::propose_bracket(std::span<const Index> trials,
+                                             const BudgetHistory& /*finished*/) {
+  std::vector<Point> points;
+  for (const Index trial : trials) points.push_back(propose(trial, {}));
+  return points;
+}
+
+Point random_point(const SearchSpace& space, std::uint64_t seed, Index trial) {
+  Rng rng = Rng::for_stream(seed, "search", static_cast<std::uint64_t>(trial));
+  return sample_uniform(space, rng);
+}
 
 Index default_startup_trials(Index trials) {
   return std::clamp<Index>((trials + 3) / 4, 1, 10);

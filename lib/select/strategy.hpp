@@ -5,8 +5,10 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <span>
+#include <vector>
 
 #include "config/config.hpp"
 #include "select/search_space.hpp"
@@ -21,6 +23,11 @@ struct Observation {
   bool failed = false;
 };
 
+// With a scheduler: the finished evaluations by budget (epochs), each budget's in the order they
+// finished (bracket by bracket, trial order within a rung). A trial promoted through rungs of 1, 3
+// and 9 epochs has an observation at each.
+using BudgetHistory = std::map<Index, std::vector<Observation>>;
+
 class Strategy {
  public:
   virtual ~Strategy() = default;
@@ -30,7 +37,15 @@ class Strategy {
   // gets exactly those, in trial order. 1 means it depends on no result (grid, random).
   virtual Index sees_before(Index /*trial*/) const { return 1; }
   virtual Point propose(Index trial, std::span<const Observation> history) = 0;
+  // With a scheduler: the points of the trials that start one bracket, proposed when it starts,
+  // from every evaluation finished by then. Grid and random ignore the results (propose(trial,
+  // {}) each); bayes proposes as BOHB does (select/bohb.hpp).
+  virtual std::vector<Point> propose_bracket(std::span<const Index> trials, const BudgetHistory& finished);
 };
+
+// Random search's point for trial `trial`: drawn from Rng::for_stream(seed, "search", trial), so it
+// depends on nothing else. Bayes's start-up trials and BOHB's random trials are these points too.
+Point random_point(const SearchSpace& space, std::uint64_t seed, Index trial);
 
 // Bayes (either model): the start-up trials when the config does not set them: a quarter of the
 // trial budget, at least 1 and at most 10 (Optuna's n_startup_trials, meant for budgets of

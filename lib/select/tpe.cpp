@@ -6,6 +6,7 @@
 #include <numbers>
 #include <numeric>
 
+#include "select/bohb.hpp"
 #include "select/gaussian_process.hpp"
 
 namespace dlrun {
@@ -95,15 +96,27 @@ Index TpeStrategy::sees_before(Index trial) const {
 }
 
 Point TpeStrategy::propose(Index trial, std::span<const Observation> history) {
+  const bool any_completed =
+      std::any_of(history.begin(), history.end(), [](const Observation& o) { return !o.failed; });
+  // The start-up trials are the random strategy's trials (same stream), so bayes and random
+  // begin alike and differ only where the model steers.
+  if (trial <= config_.startup_trials || !any_completed) return random_point(space_, seed_, trial);
+  return model_point(trial, history);
+}
+
+std::vector<Point> TpeStrategy::propose_bracket(std::span<const Index> trials,
+                                                const BudgetHistory& finished) {
+  return bohb_bracket(trials, finished, space_, seed_, [&](std::span<const Index> modelled, Index budget) {
+    std::vector<Point> points;
+    for (const Index trial : modelled) points.push_back(model_point(trial, finished.at(budget)));
+    return points;
+  });
+}
+
+Point TpeStrategy::model_point(Index trial, std::span<const Observation> history) const {
   std::vector<const Observation*> completed;
   for (const Observation& observation : history) {
     if (!observation.failed) completed.push_back(&observation);
-  }
-  // The start-up trials are the random strategy's trials (same stream), so bayes and random
-  // begin alike and differ only where the model steers.
-  if (trial <= config_.startup_trials || completed.empty()) {
-    Rng rng = Rng::for_stream(seed_, "search", static_cast<std::uint64_t>(trial));
-    return sample_uniform(space_, rng);
   }
   std::stable_sort(completed.begin(), completed.end(),
                    [](const Observation* a, const Observation* b) { return a->score > b->score; });

@@ -45,8 +45,13 @@ class TpeStrategy final : public Strategy {
   Index trial_count() const override { return trials_; }
   Index sees_before(Index trial) const override;
   Point propose(Index trial, std::span<const Observation> history) override;
+  // BOHB (select/bohb.hpp): each model trial of a bracket from the same history, by its own stream.
+  std::vector<Point> propose_bracket(std::span<const Index> trials, const BudgetHistory& finished) override;
 
  private:
+  // The best of `candidates` draws from l(x) by l(x) / g(x), from `history` (at least one completed).
+  Point model_point(Index trial, std::span<const Observation> history) const;
+
   const SearchSpace& space_;
   Index trials_;
   BayesConfig config_;

@@ -1,14 +1,16 @@
 #!/usr/bin/python3
-"""bayes (TPE) against random search, and Hyperband against random search, with real training.
+"""bayes against random search, and Hyperband and BOHB against random search, with real training.
 
 On the space of scripts/benchmarks/search_space_digits.yaml (digits, validation loss, 27 epochs):
 (b) best validation loss after 20 trials, random vs bayes, for seeds 1..5 (the seed also sets the
     data split and the initialisation: each seed is a paired comparison);
 (c) random search (20 trials x 27 epochs) against Hyperband (min 1, max 27 epochs, eta 3): the best
     validation loss each finds, the epochs each trains in total, and the epochs Hyperband has trained
-    when its journal first holds a loss at least as good as random's best.
+    when its journal first holds a loss at least as good as random's best;
+(d) the same for BOHB (strategy bayes with the same Hyperband scheduler; docs/search.md, "BOHB").
     /usr/bin/python3 scripts/benchmarks/search_strategies.py [--seeds 5] [--first-seed 1] [--hyperband-trials 98]
-        [--startup N] [--model gp|tpe]
+        [--startup N] [--model gp|tpe] [--parts b,c,d]
+The figures (best losses, epochs) do not depend on the machine's load; training is deterministic.
 """
 import argparse
 import json
@@ -50,64 +52,78 @@ def main():
     parser.add_argument("--first-seed", type=int, default=1, help="seeds first-seed .. first-seed + seeds - 1")
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--hyperband-trials", type=int, default=98,
-                        help="trials (configurations) Hyperband samples: 49 per round of brackets 27, 12, 6, 4; "
-                             "0 skips (c)")
+                        help="trials (configurations) Hyperband and BOHB sample: 49 per round of brackets 27, 12, 6, "
+                             "4; 0 skips (c) and (d)")
     parser.add_argument("--dlrun", default=DLRUN, help="the binary (default: build/dlrun)")
-    parser.add_argument("--model", choices=["gp", "tpe"], default="gp", help="search.bayes.model")
+    parser.add_argument("--model", choices=["gp", "tpe"], default="gp", help="search.bayes.model (bayes and BOHB)")
+    parser.add_argument("--parts", default="b,c,d",
+                        help="b: bayes vs random; c: Hyperband (random) vs random; d: BOHB vs random")
     parser.add_argument("--startup", type=int, default=None, help="bayes start-up trials (default: dlrun's, min(10, ceil(trials / 4)), 5 for 20 trials)")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
+    if args.hyperband_trials == 0:
+        parts -= {"c", "d"}
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             common = ["--set", f"seed={seed}", "--trials", str(args.trials)]
+            model = ["--set", f"search.bayes.model={args.model}"]
             random = search(args.dlrun, os.path.join(tmp, f"r{seed}"), *common, "--strategy", "random")
-            startup = ["--set", f"search.bayes.model={args.model}"]
-            if args.startup is not None:
-                startup += ["--set", f"search.bayes.startup_trials={args.startup}"]
-            bayes = search(args.dlrun, os.path.join(tmp, f"b{seed}"), *common, "--strategy", "bayes", *startup)
-            hb_dir = os.path.join(tmp, f"h{seed}")
-            if args.hyperband_trials == 0:
-                rows.append((seed, random, bayes, None, None))
-                print(f"seed {seed}: random {random['best']['metric']:.4f}, bayes {bayes['best']['metric']:.4f}",
-                      flush=True)
-                continue
-            hyperband = search(args.dlrun, hb_dir, "--set", f"seed={seed}", "--trials", str(args.hyperband_trials),
-                               "--strategy", "random", "--set", "search.scheduler={type: hyperband, min_epochs: 1, "
-                               "max_epochs: 27, eta: 3}")
-            reach = epochs_to_reach(os.path.join(hb_dir, "journal.jsonl"), random["best"]["metric"])
-            rows.append((seed, random, bayes, hyperband, reach))
-            print(f"seed {seed}: random {random['best']['metric']:.4f}, bayes {bayes['best']['metric']:.4f}; "
-                  f"hyperband {hyperband['best']['metric']:.4f} in {hyperband['total_epochs']} epochs "
-                  f"(random: {random['total_epochs']}), reached random's best after {reach} epochs", flush=True)
+            row = {"seed": seed, "random": random}
+            text = f"seed {seed}: random {random['best']['metric']:.4f}"
+            if "b" in parts:
+                startup = [] if args.startup is None else ["--set", f"search.bayes.startup_trials={args.startup}"]
+                row["bayes"] = search(args.dlrun, os.path.join(tmp, f"b{seed}"), *common, "--strategy", "bayes",
+                                      *model, *startup)
+                text += f", bayes {row['bayes']['best']['metric']:.4f}"
+            scheduled = [("c", "hyperband", ["--strategy", "random"]), ("d", "bohb", ["--strategy", "bayes", *model])]
+            for part, name, strategy in scheduled:
+                if part not in parts:
+                    continue
+                directory = os.path.join(tmp, f"{name}{seed}")
+                summary = search(args.dlrun, directory, "--set", f"seed={seed}", "--trials", str(args.hyperband_trials),
+                                 *strategy, "--set", "search.scheduler={type: hyperband, min_epochs: 1, "
+                                 "max_epochs: 27, eta: 3}")
+                reach = epochs_to_reach(os.path.join(directory, "journal.jsonl"), random["best"]["metric"])
+                row[name] = (summary, reach)
+                text += (f"; {name} {summary['best']['metric']:.4f} in {summary['total_epochs']} epochs, reached "
+                         f"random's best after {reach} epochs")
+            rows.append(row)
+            print(text + f" (random: {random['total_epochs']} epochs)", flush=True)
 
     def mean(values):
         values = [v for v in values if v is not None]
         return sum(values) / len(values) if values else float("nan")
 
-    startup_text = "default, a quarter of the trials" if args.startup is None else str(args.startup)
-    print(f"\n(b) best validation loss after {args.trials} trials (lower is better; bayes model {args.model}, "
-          f"start-up trials: {startup_text})")
-    print(f"| seed | random | bayes ({args.model}) |")
-    print("|---|---|---|")
-    for seed, random, bayes, _, _ in rows:
-        print(f"| {seed} | {random['best']['metric']:.4f} | {bayes['best']['metric']:.4f} |")
-    print(f"| mean | {mean([r[1]['best']['metric'] for r in rows]):.4f} | "
-          f"{mean([r[2]['best']['metric'] for r in rows]):.4f} |")
-    wins = sum(1 for r in rows if r[2]["best"]["metric"] < r[1]["best"]["metric"])
-    print(f"bayes better on {wins} of {len(rows)} seeds")
+    if "b" in parts:
+        startup_text = "default, a quarter of the trials" if args.startup is None else str(args.startup)
+        print(f"\n(b) best validation loss after {args.trials} trials (lower is better; bayes model {args.model}, "
+              f"start-up trials: {startup_text})")
+        print(f"| seed | random | bayes ({args.model}) |")
+        print("|---|---|---|")
+        for row in rows:
+            print(f"| {row['seed']} | {row['random']['best']['metric']:.4f} | {row['bayes']['best']['metric']:.4f} |")
+        print(f"| mean | {mean([r['random']['best']['metric'] for r in rows]):.4f} | "
+              f"{mean([r['bayes']['best']['metric'] for r in rows]):.4f} |")
+        wins = sum(1 for r in rows if r["bayes"]["best"]["metric"] < r["random"]["best"]["metric"])
+        print(f"bayes better on {wins} of {len(rows)} seeds")
 
-    if args.hyperband_trials == 0:
-        return
-    print(f"\n(c) random ({args.trials} trials x 27 epochs) vs Hyperband ({args.hyperband_trials} trials, 1..27 epochs, eta 3)")
-    print("| seed | random best | random epochs | hyperband best | hyperband epochs | hyperband epochs to random's best |")
-    print("|---|---|---|---|---|---|")
-    for seed, random, _, hyperband, reach in rows:
-        print(f"| {seed} | {random['best']['metric']:.4f} | {random['total_epochs']} | "
-              f"{hyperband['best']['metric']:.4f} | {hyperband['total_epochs']} | {reach if reach is not None else 'never'} |")
-    reached = [r[4] for r in rows if r[4] is not None]
-    print(f"hyperband reached random's best on {len(reached)} of {len(rows)} seeds, after {mean(reached):.0f} epochs "
-          f"on average (random trains {rows[0][1]['total_epochs']})")
-
+    for part, name, title in [("c", "hyperband", "Hyperband (random)"), ("d", "bohb", f"BOHB ({args.model})")]:
+        if part not in parts:
+            continue
+        print(f"\n({part}) random ({args.trials} trials x 27 epochs) vs {title} ({args.hyperband_trials} trials, "
+              "1..27 epochs, eta 3)")
+        print(f"| seed | random best | random epochs | {name} best | {name} epochs | {name} epochs to random's best |")
+        print("|---|---|---|---|---|---|")
+        for row in rows:
+            summary, reach = row[name]
+            print(f"| {row['seed']} | {row['random']['best']['metric']:.4f} | {row['random']['total_epochs']} | "
+                  f"{summary['best']['metric']:.4f} | {summary['total_epochs']} | "
+                  f"{reach if reach is not None else 'never'} |")
+        reached = [row[name][1] for row in rows if row[name][1] is not None]
+        fewer = sum(1 for row in rows if row[name][1] is not None and row[name][1] < row["random"]["total_epochs"])
+        print(f"{name} reached random's best on {len(reached)} of {len(rows)} seeds ({fewer} in fewer epochs than "
+              f"random), after {mean(reached):.0f} epochs on average (random trains {rows[0]['random']['total_epochs']})")
 
 if __name__ == "__main__":
     main()

@@ -253,6 +253,65 @@ TEST_CASE("hyperband reaches the best of random search with fewer epochs on lear
   CHECK(hb_best >= random_best - 0.01);
 }
 
+TEST_CASE(
+    "BOHB (bayes with Hyperband): the model steers the later brackets; same trials for --jobs and resume") {
+  const SearchSpace space = space_of(kSpace);  // d = 2: a budget needs 5 completed evaluations
+  SearchConfig config;
+  config.strategy = "bayes";
+  config.trials = 49;  // one round: brackets of 27, 12, 6 and 4 trials
+  config.scheduler = {"hyperband", 1, 27, 3};
+  std::map<std::pair<Index, Index>, TrialOutcome> journal;
+  SearchHooks record;
+  record.on_finish = [&](const TrialRecord& r) { journal[{r.trial, r.budget}] = r.outcome; };
+  CurveEvaluator serial_evaluator;
+  const SearchRun serial = run(space, config, serial_evaluator, 1, record);
+  CurveEvaluator parallel_evaluator;
+  const SearchRun parallel = run(space, config, parallel_evaluator, 3);
+  // Resumed after the first bracket: its evaluations are replayed and the later brackets proposed
+  // from them again.
+  SearchHooks replay;
+  replay.recorded = [&](Index trial, Index budget, const Point&) -> std::optional<TrialOutcome> {
+    const auto found = journal.find({trial, budget});
+    if (trial > 27 || found == journal.end()) return std::nullopt;
+    return found->second;
+  };
+  CurveEvaluator resumed_evaluator;
+  const SearchRun resumed = run(space, config, resumed_evaluator, 2, replay);
+  for (const auto& [trial, epochs] : resumed_evaluator.calls) CHECK(trial > 27);
+  CHECK(!resumed_evaluator.calls.empty());
+  for (std::size_t i = 0; i < serial.trials.size(); ++i) {
+    CAPTURE(i);
+    CHECK(parallel.trials[i].point == serial.trials[i].point);
+    CHECK(resumed.trials[i].point == serial.trials[i].point);
+    CHECK(parallel.trials[i].status == serial.trials[i].status);
+    CHECK(resumed.trials[i].status == serial.trials[i].status);
+    if (serial.trials[i].status != "failed") {
+      CHECK(parallel.trials[i].outcome.metric == serial.trials[i].outcome.metric);
+      CHECK(resumed.trials[i].outcome.metric == serial.trials[i].outcome.metric);
+    }
+  }
+  // The first bracket is random search's trials; the later ones' (after the model has 9
+  // evaluations at 3 epochs) reach higher ceilings than Hyperband's random ones.
+  SearchConfig hyperband = config;
+  hyperband.strategy = "random";
+  CurveEvaluator hb_evaluator;
+  const SearchRun plain = run(space, hyperband, hb_evaluator, 1);
+  auto final_accuracy = [](const Point& point) {  // the curve's ceiling; a diverged trial 0
+    return point[0] > 0.5 ? 0.0 : 1.0 - 0.1 * std::abs(std::log10(point[0]) + 2.0) - 0.05 * point[1];
+  };
+  double bohb_total = 0.0, random_total = 0.0;
+  for (std::size_t i = 0; i < serial.trials.size(); ++i) {
+    if (i < 27) {
+      CHECK(serial.trials[i].point == plain.trials[i].point);
+      continue;
+    }
+    bohb_total += final_accuracy(serial.trials[i].point);
+    random_total += final_accuracy(plain.trials[i].point);
+  }
+  MESSAGE("mean ceiling of trials 28-49: BOHB ", bohb_total / 22, ", Hyperband (random) ", random_total / 22);
+  CHECK(bohb_total > random_total);
+}
+
 TEST_CASE("successive halving resumed from its journal replays every rung and trains nothing") {
   const SearchSpace space = space_of(kSpace);
   SearchConfig config;

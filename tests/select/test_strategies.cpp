@@ -3,11 +3,13 @@
 // same number of trials.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
 #include "config/sections.hpp"
 #include "config/yaml_loader.hpp"
+#include "select/bohb.hpp"
 #include "select/gaussian_process.hpp"
 #include "select/gp_strategy.hpp"
 #include "select/strategy.hpp"
@@ -296,4 +298,103 @@ TEST_CASE("search.bayes.model chooses the model: gp by default, or tpe") {
   CHECK_THROWS_AS(detail::parse_search(parse_yaml(
                       std::string("strategy: bayes\ntrials: 20\nbayes: {model: gpr}\n") + kSpace, "s.yaml")),
                   ConfigError);
+}
+
+TEST_CASE("bohb: the model sees the largest budget with d + 3 completed evaluations") {
+  const SearchSpace space = space_of(kSpace);  // d = 4: a budget needs 7 completed
+  const std::size_t d = space.dimensions.size();
+  BudgetHistory finished;
+  CHECK(!bohb_model_budget(finished, d));
+  for (Index t = 1; t <= 12; ++t) {
+    const Point p = random_point(space, 1, t);
+    finished[1].push_back({p, objective(p), false});
+    if (t <= 7) finished[3].push_back({p, objective(p), t == 2});  // 6 completed, 1 failed
+    if (t <= 5) finished[9].push_back({p, objective(p), false});
+  }
+  CHECK(bohb_model_budget(finished, d) == 1);  // budget 3 has one completed too few, 9 five
+  finished[3].push_back({random_point(space, 1, 13), -1.0, false});
+  CHECK(bohb_model_budget(finished, d) == 3);
+}
+
+TEST_CASE("bohb: a third of a bracket is random search's trials, the rest one batch of the model's") {
+  const SearchSpace space = space_of(kSpace);
+  int random_count = 0;
+  for (Index t = 1; t <= 3000; ++t) random_count += bohb_random_trial(7, t);
+  CHECK(random_count > 900);
+  CHECK(random_count < 1100);
+
+  std::vector<Index> trials;
+  for (Index t = 21; t <= 32; ++t) trials.push_back(t);
+  int calls = 0;
+  std::vector<Index> modelled;
+  Index seen = 0;
+  const ModelBatch model = [&](std::span<const Index> batch, Index budget) {
+    ++calls;
+    modelled.assign(batch.begin(), batch.end());
+    seen = budget;
+    std::vector<Point> points;
+    for (const Index t : batch) points.push_back(random_point(space, 99, t));  // marks the model's
+    return points;
+  };
+  // No budget with enough evaluations: every trial is random search's.
+  BudgetHistory finished;
+  const std::vector<Point> early = bohb_bracket(trials, finished, space, 7, model);
+  CHECK(calls == 0);
+  for (std::size_t i = 0; i < trials.size(); ++i) CHECK(early[i] == random_point(space, 7, trials[i]));
+  for (Index t = 1; t <= 20; ++t) {
+    const Point p = random_point(space, 7, t);
+    finished[9].push_back({p, objective(p), false});
+    if (t <= 6) finished[27].push_back({p, objective(p), false});
+  }
+  const std::vector<Point> points = bohb_bracket(trials, finished, space, 7, model);
+  CHECK(calls == 1);
+  CHECK(seen == 9);
+  CHECK(!modelled.empty());
+  CHECK(modelled.size() < trials.size());
+  for (std::size_t i = 0; i < trials.size(); ++i) {
+    const bool random = bohb_random_trial(7, trials[i]);
+    CHECK(random == (std::find(modelled.begin(), modelled.end(), trials[i]) == modelled.end()));
+    CHECK(points[i] == random_point(space, random ? 7 : 99, trials[i]));
+  }
+}
+
+TEST_CASE("bohb with gp and tpe: the model's trials beat random search's on the objective") {
+  const SearchSpace space = space_of(kSpace);
+  BudgetHistory finished;
+  for (Index t = 1; t <= 20; ++t) {
+    const Point p = random_point(space, 4, t);
+    finished[9].push_back({p, objective(p), false});
+  }
+  std::vector<Index> trials;
+  for (Index t = 21; t <= 32; ++t) trials.push_back(t);
+  for (const std::string model : {"gp", "tpe"}) {
+    CAPTURE(model);
+    SearchConfig config;
+    config.strategy = "bayes";
+    config.bayes.model = model;
+    config.trials = 32;
+    const std::vector<Point> points = make_strategy(config, space, 4)->propose_bracket(trials, finished);
+    CHECK(make_strategy(config, space, 4)->propose_bracket(trials, finished) == points);  // a pure function
+    double model_total = 0.0, random_total = 0.0;
+    int modelled = 0;
+    for (std::size_t i = 0; i < trials.size(); ++i) {
+      const Point random = random_point(space, 4, trials[i]);
+      if (bohb_random_trial(4, trials[i])) {
+        CHECK(points[i] == random);
+        continue;
+      }
+      ++modelled;
+      model_total += objective(points[i]);
+      random_total += objective(random);
+    }
+    REQUIRE(modelled > 0);
+    MESSAGE(model, ": mean objective of the ", modelled, " modelled trials ", model_total / modelled,
+            ", random search's at the same trials ", random_total / modelled);
+    CHECK(model_total > random_total);
+  }
+  // Random search ignores the results.
+  SearchConfig random;
+  random.trials = 32;
+  const std::vector<Point> drawn = make_strategy(random, space, 4)->propose_bracket(trials, finished);
+  for (std::size_t i = 0; i < trials.size(); ++i) CHECK(drawn[i] == random_point(space, 4, trials[i]));
 }
