@@ -28,6 +28,9 @@ void setup_console(bool quiet) {
   auto logger = std::make_shared<spdlog::logger>("dlrun", std::make_shared<spdlog::sinks::stderr_sink_mt>());
   logger->set_pattern("%H:%M:%S %v");
   logger->set_level(quiet ? spdlog::level::warn : spdlog::level::info);
+  // A log line that cannot be written (log.txt on a full disk) is lost, never a second message or a
+  // crash: the error that matters (a checkpoint not written, exit 5) is reported on its own.
+  logger->set_error_handler([](const std::string&) {});
   spdlog::set_default_logger(logger);
 }
 
@@ -49,7 +52,10 @@ void remove_log_file() {
   if (!log_file_sink) return;
   auto& sinks = spdlog::default_logger()->sinks();
   std::erase(sinks, log_file_sink);
-  log_file_sink->flush();
+  try {
+    log_file_sink->flush();
+  } catch (const std::exception&) {  // as in print_error: a log line lost, not a failed run
+  }
   log_file_sink.reset();
 }
 
@@ -57,8 +63,11 @@ void print_error(const std::string& message) {
   std::fprintf(stderr, "error: %s\n", message.c_str());
   std::fflush(stderr);
   if (log_file_sink) {
-    log_file_sink->log(spdlog::details::log_msg("dlrun", spdlog::level::err, "error: " + message));
-    log_file_sink->flush();
+    try {
+      log_file_sink->log(spdlog::details::log_msg("dlrun", spdlog::level::err, "error: " + message));
+      log_file_sink->flush();
+    } catch (const std::exception&) {  // log.txt on a full disk: stderr has the line
+    }
   }
 }
 

@@ -112,6 +112,8 @@ int run_cv(const CommonOptions& common, const CvCommandOptions& options) {
     return 0;
   }
   RankZeroFarm farm(world);
+  const std::optional<fs::path> out = common.out.empty() ? std::nullopt : std::optional(common.out);
+  check_new_run_directory(config.output, out);  // before the data: an unwritable folder fails now
   // Everything is read and checked before the cv directory exists: the data, the folds, and one
   // fold's experiment (model, loss, optimizer against the data).
   const CvData data = load_cv_data(config);
@@ -119,8 +121,9 @@ int run_cv(const CommonOptions& common, const CvCommandOptions& options) {
   prepare_experiment(config, fold_data(config, data, folds.front()));
 
   install_stop_handlers();  // before the directory exists: once it does, a signal stops cleanly
-  const fs::path cv_dir = make_run_directory(config.output, config.name + "-cv",
-                                             common.out.empty() ? std::nullopt : std::optional(common.out));
+  const RunDirectory claimed =
+      make_run_directory(config.output, config.name + "-cv", out);  // locked till the end
+  const fs::path& cv_dir = claimed.path;
   fs::remove(cv_dir / kCheckpointsFolder);  // made for runs; a cv directory holds no checkpoints
   add_log_file(cv_dir / "log.txt");
   write_text_atomic(cv_dir / "config.yaml", to_yaml(config.tree));

@@ -1,6 +1,7 @@
 // dlrun's entry point: CLI11 wiring, and the one place that turns errors into messages and exit
 // codes (DESIGN.md §2): 0 ok, 1 internal, 2 usage/config, 3 data, 4 diverged, 5 output, 130 interrupted.
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <cstdio>
 #include <exception>
 #include <new>
@@ -45,6 +46,10 @@ void add_common(CLI::App* command, dlrun::app::CommonOptions& common, bool train
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A file over the size limit (RLIMIT_FSIZE, `ulimit -f`) must be an error like a full disk, not
+  // a kill: with SIGXFSZ ignored, write(2) fails with EFBIG, reported with exit 5 while the
+  // previous checkpoint stays intact.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"dlrun: train neural networks from YAML configs"};
   app.require_subcommand(0, 1);  // none: the list of commands (below)
   app.footer(

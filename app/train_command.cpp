@@ -26,6 +26,12 @@ int run_train(const CommonOptions& common, const TrainOptions& options) {
   Config config = load_config_with_flags(common);
   share_local_cores(config, ranks);
   apply_threads(config);
+  if (ranks.is_root()) {  // before the data is loaded: a run that could not write fails now
+    RunOptions output;
+    output.out = common.out;
+    output.resume = options.resume;
+    check_run_output(config, output);
+  }
   auto experiment = prepare_experiment(std::move(config));
   Experiment& e = *experiment;
 

@@ -106,6 +106,13 @@ void gemm_reference(Transpose transpose_a, Transpose transpose_b, Index m, Index
   }
 }
 
+std::string blas_core_name() {
+  const char* name = openblas_get_corename();
+  std::string text = name ? name : "";
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\n')) text.pop_back();
+  return text;
+}
+
 void set_blas_threads(int threads) {
   openblas_set_num_threads(threads < 1 ? 1 : threads);
 }

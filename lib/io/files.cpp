@@ -84,6 +84,50 @@ void create_directories_or_throw(const fs::path& directory) {
   if (!fs::is_directory(directory)) throw_output_error(directory, "cannot create folder", ENOTDIR);
 }
 
+// True when `directory` holds nothing but a run lock file (a folder a new run may take).
+bool empty_but_lock(const fs::path& directory) {
+  std::error_code error;
+  for (fs::directory_iterator it(directory, error), end; !error && it != end; it.increment(error)) {
+    if (it->path().filename() != kRunLockFile) return false;
+  }
+  return !error;
+}
+
+[[noreturn]] void throw_not_empty(const fs::path& dir) {
+  throw OutputError(dir.string() +
+                    ": output folder exists and is not empty (choose another --out, or --resume it)");
+}
+
+// The nearest folder on the way to `path` that exists (`path` itself when it does); an OutputError
+// when that is not a folder.
+fs::path nearest_existing_folder(const fs::path& path) {
+  fs::path folder = path;
+  std::error_code error;
+  while (!fs::exists(folder, error)) {
+    const fs::path parent = folder.parent_path();
+    if (parent.empty() || parent == folder) {
+      folder = parent.empty() ? fs::path(".") : parent;
+      break;
+    }
+    folder = parent;
+  }
+  if (!fs::is_directory(folder, error)) {
+    throw_output_error(path, "cannot create folder: " + folder.string() + " is not a folder", ENOTDIR);
+  }
+  return folder;
+}
+
+// check_directory_writable on the nearest existing folder, naming `target` when that is another.
+void check_can_create(const fs::path& target) {
+  const fs::path folder = nearest_existing_folder(target);
+  try {
+    check_directory_writable(folder);
+  } catch (const OutputError& error) {
+    if (folder == target) throw;
+    throw OutputError(target.string() + ": cannot create the output folder: " + error.what());
+  }
+}
+
 void prepare_checkpoints_and_probe(const fs::path& run_dir) {
   const fs::path checkpoints = run_dir / kCheckpointsFolder;
   create_directories_or_throw(checkpoints);
@@ -171,23 +215,24 @@ void check_directory_writable(const fs::path& directory) {
   if (error != 0) throw_output_error(directory, "not writable", error);
 }
 
-fs::path make_run_directory(const fs::path& output_root, const std::string& name,
-                            const std::optional<fs::path>& explicit_dir,
-                            std::chrono::system_clock::time_point now) {
+RunDirectory make_run_directory(const fs::path& output_root, const std::string& name,
+                                const std::optional<fs::path>& explicit_dir,
+                                std::chrono::system_clock::time_point now) {
   if (explicit_dir) {
     const fs::path& dir = *explicit_dir;
     std::error_code error;
     const auto status = fs::status(dir, error);
     if (fs::exists(status)) {
       if (!fs::is_directory(status)) throw_output_error(dir, "exists and is not a folder", ENOTDIR);
-      if (!fs::is_empty(dir, error) || error) {
-        throw OutputError(dir.string() +
-                          ": output folder exists and is not empty (choose another --out, or --resume it)");
-      }
+      // Refused before the lock file is made: a mistyped --out leaves no trace in someone's folder.
+      if (!empty_but_lock(dir)) throw_not_empty(dir);
     }
     create_directories_or_throw(dir);
+    RunLock lock(dir);
+    // Again under the lock: another process may have taken the folder since the look above.
+    if (!empty_but_lock(dir)) throw_not_empty(dir);
     prepare_checkpoints_and_probe(dir);
-    return dir;
+    return {dir, std::move(lock)};
   }
 
   create_directories_or_throw(output_root);
@@ -197,8 +242,9 @@ fs::path make_run_directory(const fs::path& output_root, const std::string& name
   for (int attempt = 1; attempt <= 10000; ++attempt) {
     const fs::path dir = output_root / (attempt == 1 ? base : base + "-" + std::to_string(attempt));
     if (::mkdir(dir.c_str(), 0755) == 0) {
+      RunLock lock(dir);
       prepare_checkpoints_and_probe(dir);
-      return dir;
+      return {dir, std::move(lock)};
     }
     if (errno != EEXIST) throw_output_error(dir, "cannot create run folder", errno);
   }
@@ -206,14 +252,36 @@ fs::path make_run_directory(const fs::path& output_root, const std::string& name
                     ": cannot create run folder: too many runs with this name");
 }
 
-fs::path open_run_directory_for_resume(const fs::path& run_dir) {
+RunDirectory open_run_directory_for_resume(const fs::path& run_dir, RunLock lock) {
+  require(lock.held() && lock.directory() == run_dir, "open_run_directory_for_resume: lock the run first");
+  prepare_checkpoints_and_probe(run_dir);
+  mark_incomplete(run_dir);
+  return {run_dir, std::move(lock)};
+}
+
+void check_new_run_directory(const fs::path& output_root, const std::optional<fs::path>& explicit_dir) {
+  if (!explicit_dir) {
+    check_can_create(output_root);
+    return;
+  }
+  const fs::path& dir = *explicit_dir;
+  std::error_code error;
+  const auto status = fs::status(dir, error);
+  if (fs::exists(status)) {
+    if (!fs::is_directory(status)) throw_output_error(dir, "exists and is not a folder", ENOTDIR);
+    RunLock::check_free(dir);
+    if (!empty_but_lock(dir)) throw_not_empty(dir);
+  }
+  check_can_create(dir);
+}
+
+void check_run_directory_to_continue(const fs::path& run_dir) {
   std::error_code error;
   if (!fs::is_directory(run_dir, error)) {
     throw DataError(Location{run_dir.string()}, "run folder to resume does not exist or is not a folder");
   }
-  prepare_checkpoints_and_probe(run_dir);
-  mark_incomplete(run_dir);
-  return run_dir;
+  RunLock::check_free(run_dir);
+  check_directory_writable(run_dir);
 }
 
 void mark_incomplete(const fs::path& run_dir) {

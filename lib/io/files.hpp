@@ -21,6 +21,8 @@
 #include <string>
 #include <string_view>
 
+#include "io/run_lock.hpp"
+
 namespace dlrun {
 
 inline constexpr std::string_view kCheckpointsFolder = "checkpoints";
@@ -69,24 +71,43 @@ void append_line(const std::filesystem::path& path, std::string_view line, bool 
 // fails at its start rather than at its first checkpoint.
 void check_directory_writable(const std::filesystem::path& directory);
 
-// Creates the directory of a new run with its checkpoints/ folder, probes both for writability and
-// returns it.
+// A run, cv or search directory this process has claimed, and the lock it holds on it
+// (io/run_lock.hpp) for as long as the object lives: keep it until the run ends.
+struct RunDirectory {
+  std::filesystem::path path;
+  RunLock lock;
+};
+
+// Creates the directory of a new run with its checkpoints/ folder, takes its lock, probes both
+// folders for writability and returns it.
 //   Without explicit_dir: `<output_root>/<name>-<YYYYmmdd-HHMMSS>` in local time, created with
 //   mkdir(2) so two processes never share one; when taken, `-2`, `-3`, ... is appended. Characters
 //   of `name` other than letters, digits, '-', '_', '.' and '+' become '_' (a name is never a path).
 //   With explicit_dir (--out DIR): that folder, created when missing; an existing EMPTY folder is
 //   used, a non-empty one or a file is an OutputError (a new run must not mix with old files:
-//   continuing a run is open_run_directory_for_resume).
+//   continuing a run is open_run_directory_for_resume). Emptiness is checked again under the lock,
+//   so of two processes given one --out, one runs and the other fails ("in use" or "not empty").
 // Throws OutputError.
-std::filesystem::path make_run_directory(
-    const std::filesystem::path& output_root, const std::string& name,
-    const std::optional<std::filesystem::path>& explicit_dir,
-    std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
+RunDirectory make_run_directory(const std::filesystem::path& output_root, const std::string& name,
+                                const std::optional<std::filesystem::path>& explicit_dir,
+                                std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
 
-// An existing run directory that --resume continues: it must be a folder (DataError otherwise,
-// as it is an input); checkpoints/ is created when missing; both are probed for writability
-// (OutputError). Then mark_incomplete(). Returns run_dir.
-std::filesystem::path open_run_directory_for_resume(const std::filesystem::path& run_dir);
+// An existing run directory that --resume continues, with its lock (taken by the caller before it
+// read anything there): checkpoints/ is created when missing; both are probed for writability
+// (OutputError). Then mark_incomplete(). Returns the directory holding `lock`.
+RunDirectory open_run_directory_for_resume(const std::filesystem::path& run_dir, RunLock lock);
+
+// Early checks, made before any data is read so that a run that could not write its results fails
+// at once (the run still makes the real claim later; these create nothing but a probe file that
+// comes and goes). Throw OutputError naming the folder.
+//   check_new_run_directory: what make_run_directory needs: explicit_dir, when it exists, is an
+//   empty folder whose lock is free, and writable; otherwise the nearest existing folder on the
+//   way to it (or to output_root) is a writable folder.
+//   check_run_directory_to_continue: `run_dir` (a run or search directory to resume) is a folder
+//   (DataError otherwise, as it is an input), writable, and its lock is free.
+void check_new_run_directory(const std::filesystem::path& output_root,
+                             const std::optional<std::filesystem::path>& explicit_dir);
+void check_run_directory_to_continue(const std::filesystem::path& run_dir);
 
 // Removes summary.json (durably) so that the run reads as unfinished until write_run_summary().
 // Throws OutputError when it exists and cannot be removed.

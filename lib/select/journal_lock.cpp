@@ -13,64 +13,11 @@
 namespace dlrun {
 namespace {
 
-#ifdef F_OFD_SETLKW
-constexpr int kSetLockWait = F_OFD_SETLKW;
-constexpr int kSetLock = F_OFD_SETLK;
-#else
-constexpr int kSetLockWait = F_SETLKW;
-constexpr int kSetLock = F_SETLK;
-#endif
-
 [[noreturn]] void fail(const std::filesystem::path& path, const std::string& what, int error_number) {
   throw OutputError(path.string() + ": " + what + ": " + std::generic_category().message(error_number));
 }
 
-// The whole file, exclusively (or unlocked).
-struct flock whole_file(short type) {
-  struct flock lock {};
-  lock.l_type = type;
-  lock.l_whence = SEEK_SET;
-  lock.l_start = 0;
-  lock.l_len = 0;
-  lock.l_pid = 0;  // required 0 for open-file-description locks
-  return lock;
-}
-
 }  // namespace
-
-JournalLock::JournalLock(std::filesystem::path path) : path_(std::move(path)) {
-  fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd_ < 0) fail(path_, "cannot open the journal's lock file", errno);
-}
-
-JournalLock::~JournalLock() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
-void JournalLock::lock() {
-  threads_.lock();
-  struct flock request = whole_file(F_WRLCK);
-  while (::fcntl(fd_, kSetLockWait, &request) != 0) {
-    if (errno == EINTR) continue;  // a signal (SIGINT) while waiting: keep waiting, the holder is brief
-    const int error = errno;
-    threads_.unlock();
-    fail(path_, "cannot lock", error);
-  }
-}
-
-bool JournalLock::try_lock() {
-  if (!threads_.try_lock()) return false;
-  struct flock request = whole_file(F_WRLCK);
-  if (::fcntl(fd_, kSetLock, &request) == 0) return true;
-  threads_.unlock();
-  return false;
-}
-
-void JournalLock::unlock() {
-  struct flock request = whole_file(F_UNLCK);
-  ::fcntl(fd_, kSetLock, &request);  // cannot fail for a lock we hold; closing would release it too
-  threads_.unlock();
-}
 
 bool cut_torn_tail(const std::filesystem::path& journal) {
   const int fd = ::open(journal.c_str(), O_RDWR | O_CLOEXEC);

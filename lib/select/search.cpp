@@ -166,23 +166,31 @@ void check_same_search_config(const Config& config, const fs::path& directory, b
 SearchOutcome run_search(const Config& config, const SearchOptions& options) {
   const auto started = std::chrono::steady_clock::now();
   const SearchConfig& search = config.search;
+  const bool resume = !options.resume.empty();
+  const std::optional<fs::path> out = options.out.empty() ? std::nullopt : std::optional(options.out);
+  // Before the data is loaded (checked_search_space builds the base experiment): a search that
+  // could not write its directory fails now.
+  if (resume && !fs::is_directory(options.resume)) {
+    throw DataError(options.resume.string() + ": no such search directory");
+  }
+  if (resume) check_run_directory_to_continue(options.resume);
+  if (!resume) check_new_run_directory(config.output, out);
   const SearchSpace space = checked_search_space(config, options);
   const auto strategy = make_strategy(search, space, config.seed);
 
-  // The directory: a new one, or the one being resumed (same config, same space).
+  // The directory: a new one, or the one being resumed (same config, same space); locked until
+  // the search ends, so that two searches never write one directory.
   SearchOutcome outcome;
-  const bool resume = !options.resume.empty();
+  RunDirectory claimed;
   if (resume) {
+    claimed.lock = RunLock(options.resume);
     outcome.directory = options.resume;
-    if (!fs::is_directory(outcome.directory)) {
-      throw DataError(outcome.directory.string() + ": no such search directory");
-    }
     check_same_search_config(config, outcome.directory, true);
     remove_stale_temporaries(outcome.directory);
     mark_incomplete(outcome.directory);
   } else {
-    outcome.directory = make_run_directory(config.output, config.name + "-search",
-                                           options.out.empty() ? std::nullopt : std::optional(options.out));
+    claimed = make_run_directory(config.output, config.name + "-search", out);
+    outcome.directory = claimed.path;
     fs::remove(outcome.directory / kCheckpointsFolder);  // trials write no checkpoints
   }
   const fs::path& directory = outcome.directory;

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "core/errors.hpp"
 #include "io/checkpoint_files.hpp"
 #include "train/divergence.hpp"
 
@@ -44,7 +45,15 @@ void Checkpointer::save(const std::filesystem::path& path, const TrainState& sta
   s.vocabulary = sources_.vocabulary;
   s.categories = sources_.categories;
   extra.insert(extra.end(), sources_.extra_tensors.begin(), sources_.extra_tensors.end());
-  save_checkpoint(path, *sources_.model, sources_.optimizer, s, extra, sources_.extra_dtypes);
+  try {
+    save_checkpoint(path, *sources_.model, sources_.optimizer, s, extra, sources_.extra_dtypes);
+  } catch (const OutputError& error) {
+    // A full disk: the write went to a temporary that is gone, so every checkpoint already in the
+    // folder is whole. Say so, and how to go on.
+    throw OutputError(std::string(error.what()) +
+                      " (the checkpoints written before are intact: free space, then --resume " +
+                      dir_.parent_path().string() + ")");
+  }
 }
 
 void Checkpointer::on_batch_end(const BatchReport& report, const TrainState& state) {

@@ -15,6 +15,7 @@
 #include "train/checkpointer.hpp"
 #include "train/early_stopping.hpp"
 #include "train/metrics_csv.hpp"
+#include "train/reproducibility.hpp"
 #include "train/trainer.hpp"
 
 namespace dlrun {
@@ -59,26 +60,31 @@ nlohmann::json provenance_of(const Config& config) {
   add(config.data.train);
   if (config.data.test) add(*config.data.test);
   if (config.data.validation.kind == ValidationSpec::Kind::source) add(config.data.validation.source);
-  return {{"version", version_string()},
-          {"seed", config.seed},
-          {"threads", thread_count()},
-          {"data_sha256", data}};
+  nlohmann::json provenance = {{"version", version_string()}, {"seed", config.seed}, {"data_sha256", data}};
+  provenance.update(numerics_provenance());  // threads and OpenBLAS core: the determinism contract
+  return provenance;
 }
 
-struct ResumePoint {
-  fs::path run_dir;
-  fs::path checkpoint;
-};
+// The checkpoint to resume `target` (run_resume_directory's) from: the newest readable one of the
+// run directory, or the checkpoint named.
+fs::path resume_checkpoint(const fs::path& target) {
+  if (!fs::is_directory(target)) return target;
+  const auto newest = newest_checkpoint(target);
+  if (!newest) throw DataError(target.string() + ": no readable checkpoint in this run directory");
+  return *newest;
+}
 
-ResumePoint locate_resume(const fs::path& target) {
-  if (fs::is_directory(target)) {
-    const auto newest = newest_checkpoint(target);
-    if (!newest) throw DataError(target.string() + ": no readable checkpoint in this run directory");
-    return {target, *newest};
-  }
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+fs::path run_resume_directory(const fs::path& target) {
+  if (fs::is_directory(target)) return target;
   if (!fs::exists(target)) throw DataError(target.string() + ": no such run directory or checkpoint");
   const fs::path parent = target.parent_path();
-  if (parent.filename() == "checkpoints") return {parent.parent_path(), target};
+  if (parent.filename() == "checkpoints") return parent.parent_path();
   // Weights from elsewhere (PyTorch's, say) are the likely mistake here: point to --weights.
   if (!read_checkpoint(target).has_dlrun_state) {
     throw DataError(target.string() +
@@ -88,11 +94,14 @@ ResumePoint locate_resume(const fs::path& target) {
                   ": a checkpoint to resume must lie in a run directory's checkpoints/ folder");
 }
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+void check_run_output(const Config& config, const RunOptions& options) {
+  if (!options.write_files) return;
+  if (!options.resume.empty()) {
+    check_run_directory_to_continue(run_resume_directory(options.resume));
+  } else {
+    check_new_run_directory(config.output, options.out.empty() ? std::nullopt : std::optional(options.out));
+  }
 }
-
-}  // namespace
 
 nlohmann::json metric_values_json(const MetricValues& values) {
   nlohmann::json object = nlohmann::json::object();
@@ -127,11 +136,16 @@ RunResult run_training(Experiment& e, const RunOptions& options) {
   std::optional<LoadedCheckpoint> resumed_weights;
   RunResult result;
   RunStart start;
+  RunDirectory directory;
   if (!options.resume.empty()) {
-    const ResumePoint point = locate_resume(options.resume);
-    resumed = read_checkpoint(point.checkpoint);
+    const fs::path run_dir = run_resume_directory(options.resume);
+    // Before anything of the run is read: a run still training there must not be joined.
+    RunLock lock;
+    if (writes) lock = RunLock(run_dir);
+    const fs::path checkpoint = resume_checkpoint(options.resume);
+    resumed = read_checkpoint(checkpoint);
     if (!resumed->has_dlrun_state) {
-      throw DataError(point.checkpoint.string() +
+      throw DataError(checkpoint.string() +
                       ": holds weights only, no training state; use --weights to start from it");
     }
     check_checkpoint_vocabulary(*resumed, vocabulary);
@@ -141,14 +155,17 @@ RunResult run_training(Experiment& e, const RunOptions& options) {
     try {
       trainer.restore_progress(resumed->state.progress);
     } catch (const DataError& error) {
-      throw DataError(point.checkpoint.string() + ": " + error.what());
+      throw DataError(checkpoint.string() + ": " + error.what());
     }
     if (e.schedule) e.schedule->set_state(resumed->state.schedule);
+    if (auto warning = numerics_differ(resumed->state.provenance, checkpoint)) {
+      start.warnings.push_back(std::move(*warning));
+    }
     if (writes) {
-      result.run_dir = open_run_directory_for_resume(point.run_dir);
+      directory = open_run_directory_for_resume(run_dir, std::move(lock));
       // Writes that a kill cut short leave temporaries behind; nothing else writes here now.
-      remove_stale_temporaries(result.run_dir);
-      remove_stale_temporaries(result.run_dir / kCheckpointsFolder);
+      remove_stale_temporaries(directory.path);
+      remove_stale_temporaries(directory.path / kCheckpointsFolder);
     }
   } else if (!options.weights.empty()) {
     resumed_weights = read_checkpoint(options.weights);
@@ -171,10 +188,11 @@ RunResult run_training(Experiment& e, const RunOptions& options) {
                         ? std::make_unique<GradualPruning>(*masks, *c.prune, trainer.steps_per_epoch())
                         : std::make_unique<MaskEnforcer>(*masks);
   }
-  if (writes && result.run_dir.empty()) {
-    result.run_dir =
+  if (writes && !directory.lock.held()) {
+    directory =
         make_run_directory(c.output, c.name, options.out.empty() ? std::nullopt : std::optional(options.out));
   }
+  result.run_dir = directory.path;
   const fs::path& run_dir = result.run_dir;
 
   const bool has_validation = !e.data.validation.empty();

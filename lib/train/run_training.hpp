@@ -102,10 +102,25 @@ struct RunResult {
   nlohmann::json summary;
 };
 
+// The run directory --resume names: the folder itself, or the run directory of a checkpoint in its
+// checkpoints/ folder. Throws DataError for anything else (a missing path, weights without
+// training state, a checkpoint outside a run directory).
+std::filesystem::path run_resume_directory(const std::filesystem::path& target);
+
+// The checks run_training makes on its output before it trains, made early (before the data is
+// loaded) so that a run that cannot write fails at once: the run directory to resume is a
+// writable folder no other process is running in; a new one can be created (options.out new or
+// empty, and its lock free; the folders on the way writable). Creates nothing; the run still
+// claims its directory itself. No-op without write_files. Throws OutputError (DataError for a
+// --resume target that is not a run).
+void check_run_output(const Config& config, const RunOptions& options);
+
 // Runs the experiment (prepare_experiment, or one whose data the caller replaced per fold) as
 // options say. Reads and checks everything (resume checkpoint, weights) before the run directory
-// is created or touched. A run that fails with a DlrunError leaves summary.json with status
-// "failed" and rethrows; divergence is a result (status "diverged"), not an exception.
+// is created or touched (the lock of a run directory to resume is taken before it is read). The
+// run directory stays locked (io/run_lock.hpp) until this returns. A run that fails with a DlrunError leaves
+// summary.json with status "failed" and rethrows; divergence is a result (status "diverged"), not an
+// exception.
 RunResult run_training(Experiment& experiment, const RunOptions& options);
 
 // The summary JSON's metric object: NaN and infinities become null.

@@ -112,19 +112,19 @@ TEST_CASE("files: run directories are named <name>-<timestamp>, with -2, -3 on c
   TempDir dir;
   const auto root = dir / "runs";  // created on demand
   const auto now = fixed_local_time();
-  const auto first = make_run_directory(root, "fmnist-cnn", std::nullopt, now);
-  const auto second = make_run_directory(root, "fmnist-cnn", std::nullopt, now);
-  const auto third = make_run_directory(root, "fmnist-cnn", std::nullopt, now);
+  const auto first = make_run_directory(root, "fmnist-cnn", std::nullopt, now).path;
+  const auto second = make_run_directory(root, "fmnist-cnn", std::nullopt, now).path;
+  const auto third = make_run_directory(root, "fmnist-cnn", std::nullopt, now).path;
   CHECK(first == root / "fmnist-cnn-20240102-030405");
   CHECK(second == root / "fmnist-cnn-20240102-030405-2");
   CHECK(third == root / "fmnist-cnn-20240102-030405-3");
-  // Only the checkpoints folder: the writability probe is gone.
-  CHECK(names_in(first) == std::vector<std::string>{"checkpoints"});
+  // Only the checkpoints folder and the run lock's file: the writability probe is gone.
+  CHECK(names_in(first) == std::vector<std::string>{".dlrun.lock", "checkpoints"});
   CHECK(names_in(first / "checkpoints").empty());
 
   // A name is never a path.
-  CHECK(make_run_directory(root, "../a b/c", std::nullopt, now) == root / ".._a_b_c-20240102-030405");
-  CHECK(make_run_directory(root, "", std::nullopt, now) == root / "run-20240102-030405");
+  CHECK(make_run_directory(root, "../a b/c", std::nullopt, now).path == root / ".._a_b_c-20240102-030405");
+  CHECK(make_run_directory(root, "", std::nullopt, now).path == root / "run-20240102-030405");
 
   // An output root under a regular file cannot be created.
   write_bytes(dir / "plain", "x");
@@ -135,18 +135,65 @@ TEST_CASE("files: run directories are named <name>-<timestamp>, with -2, -3 on c
 
 TEST_CASE("files: an explicit run directory must be new or empty") {
   TempDir dir;
-  const auto fresh = make_run_directory(dir / "ignored", "x", dir / "out" / "deep");
+  const auto fresh = make_run_directory(dir / "ignored", "x", dir / "out" / "deep").path;
   CHECK(fresh == dir / "out" / "deep");
   CHECK(fs::is_directory(fresh / "checkpoints"));
   CHECK_FALSE(fs::exists(dir / "ignored"));
 
   fs::create_directory(dir / "empty");
-  CHECK(make_run_directory(dir.path(), "x", dir / "empty") == dir / "empty");
+  CHECK(make_run_directory(dir.path(), "x", dir / "empty").path == dir / "empty");
 
   // `fresh` now holds checkpoints/: reusing it for a new run is refused.
   CHECK(contains(output_error([&] { make_run_directory(dir.path(), "x", fresh); }), "not empty"));
   write_bytes(dir / "file", "x");
   CHECK(contains(output_error([&] { make_run_directory(dir.path(), "x", dir / "file"); }), "not a folder"));
+}
+
+TEST_CASE("files: two claims of one --out folder: the second is refused while the first holds it") {
+  TempDir dir;
+  const auto out = dir / "out";
+  {
+    const RunDirectory first = make_run_directory(dir.path(), "x", out);
+    CHECK(first.lock.held());
+    // Empty but for the lock file, yet in use: refused, and the early check says so too.
+    fs::remove(out / "checkpoints");
+    CHECK(
+        contains(output_error([&] { make_run_directory(dir.path(), "x", out); }), "in use by another dlrun"));
+    CHECK(
+        contains(output_error([&] { check_new_run_directory(dir.path(), out); }), "in use by another dlrun"));
+    CHECK(contains(output_error([&] { check_run_directory_to_continue(out); }), "in use by another dlrun"));
+  }
+  // Released, and still empty but for the lock file: a new run may take it.
+  check_new_run_directory(dir.path(), out);
+  CHECK(make_run_directory(dir.path(), "x", out).path == out);
+  check_run_directory_to_continue(out);
+}
+
+TEST_CASE("files: the early output checks refuse what the run could not write, and create nothing") {
+  TempDir dir;
+  check_new_run_directory(dir / "runs" / "deeper", std::nullopt);
+  check_new_run_directory(dir / "runs", dir / "out" / "deep");
+  CHECK(names_in(dir.path()).empty());
+
+  write_bytes(dir / "plain", "x");
+  const auto blocked = output_error([&] { check_new_run_directory(dir / "plain" / "runs", std::nullopt); });
+  CHECK(blocked.starts_with((dir / "plain" / "runs").string() + ": cannot create folder: "));
+  CHECK(contains(blocked, (dir / "plain").string() + " is not a folder"));
+  CHECK(contains(output_error([&] { check_new_run_directory(dir.path(), dir / "plain"); }), "not a folder"));
+
+  fs::create_directory(dir / "used");
+  write_bytes(dir / "used" / "metrics.csv", "x");
+  CHECK(contains(output_error([&] { check_new_run_directory(dir.path(), dir / "used"); }), "not empty"));
+  CHECK_THROWS_AS(check_run_directory_to_continue(dir / "missing"), DataError);
+
+  if (::geteuid() != 0) {  // root writes anywhere: tests/e2e/test_output_faults runs dlrun as nobody
+    fs::create_directory(dir / "ro");
+    fs::permissions(dir / "ro", fs::perms::owner_read | fs::perms::owner_exec);
+    const auto message = output_error([&] { check_new_run_directory(dir / "ro" / "runs", std::nullopt); });
+    CHECK(contains(message, (dir / "ro").string() + ": not writable: Permission denied"));
+    CHECK(contains(output_error([&] { check_run_directory_to_continue(dir / "ro"); }), "not writable"));
+    fs::permissions(dir / "ro", fs::perms::owner_all);
+  }
 }
 
 TEST_CASE("files: check_directory_writable rejects what cannot be written") {
@@ -160,7 +207,7 @@ TEST_CASE("files: check_directory_writable rejects what cannot be written") {
 
 TEST_CASE("files: summary.json marks a finished run; only completed or early-stopped runs are complete") {
   TempDir dir;
-  const auto run = make_run_directory(dir.path(), "r", std::nullopt);
+  const auto run = make_run_directory(dir.path(), "r", std::nullopt).path;
   CHECK_FALSE(run_is_complete(run));
   CHECK_FALSE(run_status(run).has_value());
 
@@ -181,10 +228,10 @@ TEST_CASE("files: summary.json marks a finished run; only completed or early-sto
   CHECK_FALSE(run_is_complete(run));
 
   write_run_summary(run, R"({"status": "interrupted"})");
-  CHECK(open_run_directory_for_resume(run) == run);  // resuming: unfinished again
+  CHECK(open_run_directory_for_resume(run, RunLock(run)).path == run);  // resuming: unfinished again
   CHECK_FALSE(fs::exists(run / "summary.json"));
   mark_incomplete(run);  // idempotent
-  CHECK_THROWS_AS(open_run_directory_for_resume(dir / "no-such-run"), DataError);
+  CHECK_THROWS_AS(check_run_directory_to_continue(dir / "no-such-run"), DataError);
 }
 
 TEST_CASE("files: remove_stale_temporaries removes only <name>.tmp-<digits>") {
@@ -229,7 +276,7 @@ TEST_CASE("checkpoint files: prune keeps the newest of each kind and never last 
 
 TEST_CASE("checkpoint files: newest_checkpoint prefers a valid last, skips corrupt files") {
   TempDir dir;
-  const auto run = make_run_directory(dir.path(), "r", std::nullopt);
+  const auto run = make_run_directory(dir.path(), "r", std::nullopt).path;
   const auto checkpoints = run / "checkpoints";
   CHECK_FALSE(newest_checkpoint(run).has_value());
 
