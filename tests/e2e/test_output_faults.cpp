@@ -1,7 +1,8 @@
-// End-to-end: faults on the output side (DESIGN.md §2, exit 5). A file size limit (RLIMIT_FSIZE,
-// as a full disk) hit while writing a checkpoint leaves the previous one byte for byte and no
-// temporary; an output folder that cannot be written fails before the data is read; two runs
-// never write one folder; a resume under another thread count says it will not be bit-identical.
+// End-to-end: faults on the output side (DESIGN.md §2, exit 5). A file size limit (RLIMIT_FSIZE)
+// or a full disk (a small tmpfs, where a user namespace allows mounting one) hit while writing a
+// checkpoint leaves the previous one byte for byte and no temporary, with one error line; an
+// output folder that cannot be written fails before the data is read; two runs never write one
+// folder; a resume under another thread count says it will not be bit-identical.
 #include <doctest/doctest.h>
 #include <unistd.h>
 
@@ -75,6 +76,60 @@ TEST_CASE("e2e output faults: a checkpoint over the file size limit is exit 5; t
   const auto resumed = run_dlrun(train + " --set train.epochs=2 --resume " + run.string());
   REQUIRE_MESSAGE(resumed.exit_code == 0, resumed.err);
   CHECK(last_json_line(resumed.out)["epochs"] == 2);
+}
+
+TEST_CASE("e2e output faults: a full disk (a small tmpfs) while checkpointing is exit 5, one line") {
+  TempDir dir;
+  const auto csv = write_blobs_csv(dir, 30);
+  const auto config = dir.write(
+      "wide.yaml", tiny_csv_config(csv, "train: {epochs: 1, batch_size: 10, checkpoint: {every: 1}}\n"));
+  const std::string dlrun = std::string("'") + DLRUN_BINARY + "' train " + config.string() +
+                            " --set model.layers.hidden.units=256" + kQuiet;
+  fs::create_directory(dir / "mnt");
+  const std::string mnt = (dir / "mnt").string();
+  const std::string out = dir.path().string();
+  // In a mount namespace of its own (no privilege needed where user namespaces are allowed): a
+  // 256 KiB tmpfs, one epoch, then the disk filled but for 16 KiB (less than a checkpoint, more
+  // than the run's small files) and a resume. Whatever is to be checked is copied out before the
+  // namespace, and the tmpfs with it, ends.
+  const std::string script =
+      "mount -t tmpfs -o size=256k tmpfs " + mnt + " || exit 97\n" + dlrun + " --out " + mnt +
+      "/run >/dev/null 2>&1 || exit 98\n"
+      "cp " +
+      mnt + "/run/checkpoints/last.safetensors " + out +
+      "/before\n"
+      "free=$(( $(stat -f -c %a " +
+      mnt + ") * $(stat -f -c %S " + mnt +
+      ") - 16384 ))\n"
+      "head -c $free /dev/zero > " +
+      mnt + "/fill\n" + dlrun + " --set train.epochs=2 --resume " + mnt + "/run >/dev/null 2>" + out +
+      "/full.err\n"
+      "echo $? > " +
+      out +
+      "/full.rc\n"
+      "cp " +
+      mnt + "/run/checkpoints/last.safetensors " + out +
+      "/after\n"
+      "ls -a " +
+      mnt + "/run " + mnt + "/run/checkpoints > " + out + "/listing\n";
+  dir.write("full.sh", script);
+  const auto result = run_command("unshare -rm sh " + (dir / "full.sh").string());
+  if (result.exit_code != 0) {
+    MESSAGE(
+        ("skipped: no tmpfs in a user namespace here (" + result.err + "); the file size limit case stands"));
+    return;
+  }
+  CHECK(read_bytes(dir / "full.rc") == "5\n");
+  const std::string err = read_bytes(dir / "full.err");
+  CAPTURE(err);
+  REQUIRE(error_lines(err).size() == 1);
+  CHECK(err == error_lines(err).front() + "\n");
+  CHECK(err.starts_with("error: " + mnt +
+                        "/run/checkpoints/epoch-0002.safetensors: cannot write: No space left"));
+  CHECK(read_bytes(dir / "after") == read_bytes(dir / "before"));
+  const std::string listing = read_bytes(dir / "listing");
+  CHECK_FALSE(contains(listing, ".tmp-"));
+  CHECK_FALSE(contains(listing, "epoch-0002"));
 }
 
 TEST_CASE("e2e output faults: an output folder that cannot be written fails before the data is read") {
