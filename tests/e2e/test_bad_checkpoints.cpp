@@ -7,6 +7,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 
@@ -323,4 +324,59 @@ TEST_CASE("e2e bad checkpoints: --resume with weights written by PyTorch itself 
   REQUIRE(errors.size() == 1);
   CHECK(errors[0].find(weights.string()) != std::string::npos);
   CHECK(errors[0].find("use --weights") != std::string::npos);
+}
+
+TEST_CASE("e2e bad checkpoints: the malformed-checkpoint corpus through the CLI") {
+  // tests/data/files/bad_checkpoints (scripts/make_bad_checkpoints.py): its valid checkpoint is one
+  // of this fixture's model; each other file has one defect, which the error line must name.
+  const Fixture& f = fixture();
+  const fs::path folder = source_path("tests/data/files/bad_checkpoints");
+  const auto eval = [&](const fs::path& checkpoint) {
+    return run_dlrun("eval " + f.config.string() + " --split validation --checkpoint " + checkpoint.string());
+  };
+  const auto valid = eval(folder / "valid.safetensors");
+  REQUIRE_MESSAGE(valid.exit_code == 0, valid.err);
+
+  std::map<std::string, std::string> expected;
+  std::ifstream listing(folder / "expected.tsv");
+  for (std::string line; std::getline(listing, line);) {
+    if (const auto tab = line.find('\t'); tab != std::string::npos)
+      expected[line.substr(0, tab)] = line.substr(tab + 1);
+  }
+  const auto check_one_line = [](const CommandResult& result, const fs::path& file,
+                                 const std::string& fragment) {
+    INFO(result.err);
+    CHECK(result.exit_code == 3);
+    const auto errors = error_lines(result.err);
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].find(file.string()) != std::string::npos);
+    CHECK(errors[0].find(fragment) != std::string::npos);
+  };
+  // One file per kind of check through eval (the reader is tested on every file in tests/io).
+  for (const char* name :
+       {"header-length-2e64-1", "string-lone-surrogate", "offsets-overlap", "offsets-gap", "trailing-bytes",
+        "shape-product-overflow", "dtype-lie-f16", "checksum-data-bit"}) {
+    const fs::path file = folder / (std::string(name) + ".safetensors");
+    CAPTURE(file);
+    REQUIRE(expected.contains(file.filename().string()));
+    check_one_line(eval(file), file, expected[file.filename().string()]);
+  }
+  // --weights and --resume read through the same path.
+  const fs::path damaged = folder / "checksum-header-byte.safetensors";
+  check_one_line(run_dlrun("train " + f.config.string() + " --quiet --weights " + damaged.string() +
+                           " --out " + (f.dir / f.unique("weights")).string()),
+                 damaged, "does not match the file's CRC-32");
+  check_one_line(run_dlrun("train " + f.config.string() + " --quiet --resume " + damaged.string()), damaged,
+                 "does not match the file's CRC-32");
+  // A sample of the truncated prefixes of a real dlrun checkpoint (every prefix is read in tests/io).
+  const std::string good = read_bytes(f.good);
+  for (const std::size_t size :
+       {std::size_t{0}, std::size_t{7}, std::size_t{8}, good.size() / 3, good.size() - 1}) {
+    CAPTURE(size);
+    const fs::path cut = f.dir.write(f.unique("prefix") + ".safetensors", good.substr(0, size));
+    const auto result = eval(cut);
+    CHECK(result.exit_code == 3);
+    REQUIRE(error_lines(result.err).size() == 1);
+    CHECK(error_lines(result.err)[0].find(cut.string()) != std::string::npos);
+  }
 }

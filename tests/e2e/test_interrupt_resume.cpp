@@ -17,6 +17,7 @@
 #include "e2e/error_lines.hpp"
 #include "io/checkpoint_files.hpp"
 #include "io/files.hpp"
+#include "io/safetensors.hpp"
 #include "train/checkpoint.hpp"
 
 using namespace dlrun::testing;
@@ -146,6 +147,12 @@ TEST_CASE("e2e interrupt: SIGKILL at 10 random moments; the newest checkpoint lo
     }
     if (dlrun::run_status(run)) continue;  // it finished within the jitter
     ++killed_mid_run;
+    // Not only the newest: every checkpoint the kill left reads back whole, its checksum included
+    // (newest_checkpoint would skip a bad one silently). Temporaries may be left; resume removes them.
+    for (const auto& entry : fs::directory_iterator(run / "checkpoints")) {
+      if (entry.path().extension() != ".safetensors") continue;
+      CHECK_NOTHROW(dlrun::read_safetensors(entry.path()));
+    }
     const auto newest = dlrun::newest_checkpoint(run);
     REQUIRE(newest.has_value());
     const auto loaded = dlrun::read_checkpoint(*newest);

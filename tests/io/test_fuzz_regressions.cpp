@@ -19,8 +19,11 @@ TEST_CASE("fuzz regressions: safetensors inputs that crashed the reader are Data
     const char* message;  // after "<path>: "
   };
   const Case cases[] = {
-      // nlohmann::json throws out_of_range, not parse_error, for a number beyond double.
-      {"number-overflow-1e400.safetensors", "header is not valid JSON: number overflow parsing '1e400'"},
+      // nlohmann::json threw out_of_range, not parse_error, for a number beyond double. The header
+      // parser of our own never converts numbers to double: 1e400 is a token, and the file's JSON
+      // breaks right after it.
+      {"number-overflow-1e400.safetensors",
+       "header is not valid JSON: expected ',' or ']' at byte 88 of the header"},
   };
   const auto folder = test_data_path("files/fuzz_regressions/safetensors");
   std::set<std::string> listed;

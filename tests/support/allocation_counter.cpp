@@ -4,6 +4,7 @@
 #include "support/allocation_counter.hpp"
 
 #include <execinfo.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -18,6 +19,10 @@ std::atomic<std::size_t> allocations{0};
 std::atomic<std::size_t> bytes{0};
 std::atomic<std::size_t> largest{0};
 std::atomic<std::size_t> aligned{0};
+// Live bytes (malloc_usable_size) allocated minus freed since counting started, and their highest
+// value: the heap's peak growth over the scope.
+std::atomic<std::int64_t> live{0};
+std::atomic<std::int64_t> peak_live{0};
 // DLRUN_TRACE_ALLOCATIONS=1 prints the call stack of every counted allocation to stderr (addresses
 // for addr2line -f -C -e <binary>): where a failing no-allocation test's allocations come from.
 const bool tracing = std::getenv("DLRUN_TRACE_ALLOCATIONS") != nullptr;
@@ -45,9 +50,25 @@ void note(std::size_t size) {
   }
 }
 
+void note_live(void* p, bool allocated) {
+  if (p == nullptr || !counting.load(std::memory_order_relaxed)) return;
+  const auto usable = static_cast<std::int64_t>(malloc_usable_size(p));
+  if (!allocated) {
+    live.fetch_sub(usable, std::memory_order_relaxed);
+    return;
+  }
+  const std::int64_t now = live.fetch_add(usable, std::memory_order_relaxed) + usable;
+  std::int64_t seen = peak_live.load(std::memory_order_relaxed);
+  while (now > seen && !peak_live.compare_exchange_weak(seen, now, std::memory_order_relaxed)) {
+  }
+}
+
 void* allocate(std::size_t size) {
   note(size);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  if (void* p = std::malloc(size == 0 ? 1 : size)) {
+    note_live(p, true);
+    return p;
+  }
   throw std::bad_alloc();
 }
 
@@ -57,8 +78,16 @@ void* allocate_aligned(std::size_t size, std::align_val_t alignment) {
   const auto align = static_cast<std::size_t>(alignment);
   // aligned_alloc wants a size that is a multiple of the alignment.
   const std::size_t rounded = (size + align - 1) / align * align;
-  if (void* p = std::aligned_alloc(align, rounded == 0 ? align : rounded)) return p;
+  if (void* p = std::aligned_alloc(align, rounded == 0 ? align : rounded)) {
+    note_live(p, true);
+    return p;
+  }
   throw std::bad_alloc();
+}
+
+void release(void* p) {
+  note_live(p, false);
+  std::free(p);
 }
 
 }  // namespace
@@ -68,6 +97,8 @@ void start_counting_allocations() {
   bytes.store(0);
   largest.store(0);
   aligned.store(0);
+  live.store(0);
+  peak_live.store(0);
   counting.store(true);
 }
 
@@ -86,11 +117,15 @@ std::size_t largest_allocation_counted() {
 std::size_t aligned_allocations_counted() {
   return aligned.load();
 }
+std::int64_t peak_bytes_counted() {
+  return peak_live.load();
+}
 
 }  // namespace dlrun::testing
 
 using dlrun::testing::allocate;
 using dlrun::testing::allocate_aligned;
+using dlrun::testing::release;
 
 void* operator new(std::size_t size) {
   return allocate(size);
@@ -133,38 +168,38 @@ void* operator new[](std::size_t size, std::align_val_t alignment, const std::no
   }
 }
 void operator delete(void* p) noexcept {
-  std::free(p);
+  release(p);
 }
 void operator delete[](void* p) noexcept {
-  std::free(p);
+  release(p);
 }
 void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
+  release(p);
 }
 void operator delete[](void* p, std::size_t) noexcept {
-  std::free(p);
+  release(p);
 }
 void operator delete(void* p, std::align_val_t) noexcept {
-  std::free(p);
+  release(p);
 }
 void operator delete[](void* p, std::align_val_t) noexcept {
-  std::free(p);
+  release(p);
 }
 void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
-  std::free(p);
+  release(p);
 }
 void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
-  std::free(p);
+  release(p);
 }
 void operator delete(void* p, const std::nothrow_t&) noexcept {
-  std::free(p);
+  release(p);
 }
 void operator delete[](void* p, const std::nothrow_t&) noexcept {
-  std::free(p);
+  release(p);
 }
 void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {
-  std::free(p);
+  release(p);
 }
 void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept {
-  std::free(p);
+  release(p);
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace dlrun::testing {
 
@@ -16,5 +17,8 @@ std::size_t largest_allocation_counted();  // bytes
 // Those through the aligned forms of operator new: tensor storage (core/tensor.hpp) and nothing
 // else in dlrun.
 std::size_t aligned_allocations_counted();
+// The highest net growth of the heap (bytes allocated minus bytes freed, as malloc_usable_size
+// counts them) since counting started: a scope's peak memory.
+std::int64_t peak_bytes_counted();
 
 }  // namespace dlrun::testing
