@@ -9,11 +9,13 @@
 #include "core/errors.hpp"
 #include "io/files.hpp"
 #include "io/safetensors.hpp"
+#include "io/safetensors_read_error.hpp"
 #include "support/fixtures.hpp"
 #include "support/messages.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace dlrun;
+constexpr auto read_error = testing::safetensors_read_error;
 using testing::contains;
 using testing::read_bytes;
 using testing::TempDir;
@@ -38,18 +40,6 @@ std::string floats(std::initializer_list<float> values) {
   std::string bytes;
   for (const float v : values) bytes.append(reinterpret_cast<const char*>(&v), sizeof v);
   return bytes;
-}
-
-// The DataError message of reading `path`, "no error" when it reads, or "wrong exception: ...".
-std::string read_error(const std::filesystem::path& path) {
-  try {
-    read_safetensors(path);
-    return "no error";
-  } catch (const DataError& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("wrong exception: ") + e.what();
-  }
 }
 
 bool same_bits(float a, float b) {

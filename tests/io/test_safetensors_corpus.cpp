@@ -13,29 +13,19 @@
 #include "core/errors.hpp"
 #include "io/safetensors.hpp"
 #include "io/safetensors_header.hpp"
+#include "io/safetensors_read_error.hpp"
 #include "support/allocation_counter.hpp"
 #include "support/fixtures.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace dlrun;
+constexpr auto read_error = testing::safetensors_read_error;
 using testing::read_bytes;
 using testing::TempDir;
 using testing::write_bytes;
 namespace fs = std::filesystem;
 
 namespace {
-
-// The DataError message of reading `path`, "no error" when it reads, or "wrong exception: ...".
-std::string read_error(const fs::path& path) {
-  try {
-    read_safetensors(path);
-    return "no error";
-  } catch (const DataError& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("wrong exception: ") + e.what();
-  }
-}
 
 struct CorpusFile {
   std::string name;
