@@ -29,7 +29,7 @@ void check_masked_weights_are_zero(const MaskSet& masks) {
   }
 }
 
-std::unique_ptr<Experiment> prepare(const testing::TempDir& dir, const std::string& extra = "") {
+std::unique_ptr<Experiment> prepare_pruning(const testing::TempDir& dir, const std::string& extra = "") {
   std::string csv = "a,b,c,y\n";
   for (int i = 0; i < 48; ++i) {
     csv += std::to_string((i % 7) * 0.3) + "," + std::to_string((i % 5) * 0.2) + "," +
@@ -154,7 +154,7 @@ TEST_CASE("prune config: keys and ranges are checked") {
 
 TEST_CASE("pruning: masks hold through fine-tuning, are stored in checkpoints and restored on resume") {
   testing::TempDir dir;
-  auto first = prepare(dir);
+  auto first = prepare_pruning(dir);
   MaskSet masks(first->model);
   masks.prune_by_magnitude(0.75, PruneScope::layer);
   RunOptions options;
@@ -179,7 +179,7 @@ TEST_CASE("pruning: masks hold through fine-tuning, are stored in checkpoints an
   CHECK(testing::read_bytes(epoch1).find("\"fc1.weight.mask\":{\"dtype\":\"U8\"") != std::string::npos);
 
   // Resuming from epoch 1 (no masks given) restores them: the resumed run keeps its zeros.
-  auto second = prepare(dir);
+  auto second = prepare_pruning(dir);
   RunOptions resume;
   resume.resume = epoch1;
   resume.epochs = 3;
@@ -197,9 +197,9 @@ TEST_CASE("pruning: masks hold through fine-tuning, are stored in checkpoints an
 
 TEST_CASE("pruning: a config's prune: section prunes gradually to the final sparsity") {
   testing::TempDir dir;
-  auto e = prepare(dir,
-                   "prune: {final_sparsity: 0.6, start_epoch: 0, end_epoch: 2, frequency: 2, "
-                   "frequency_unit: steps, scope: layer}\n");
+  auto e = prepare_pruning(dir,
+                           "prune: {final_sparsity: 0.6, start_epoch: 0, end_epoch: 2, frequency: 2, "
+                           "frequency_unit: steps, scope: layer}\n");
   RunOptions options;
   options.write_files = false;
   const RunResult run = run_training(*e, options);

@@ -10,21 +10,22 @@ using dlrun::testing::config_error;
 
 namespace {
 
-const std::string kModel = "model:\n  layers:\n    - {type: dense, units: 3}\n";
+const std::string kCategoricalModel = "model:\n  layers:\n    - {type: dense, units: 3}\n";
 
-Config parse(const std::string& data) {
+Config parse_categorical(const std::string& data) {
   return config_from_tree(
-      parse_yaml("data:\n  train: {format: csv, path: a.csv}\n" + data + kModel, "/c.yaml"), "/c.yaml");
+      parse_yaml("data:\n  train: {format: csv, path: a.csv}\n" + data + kCategoricalModel, "/c.yaml"),
+      "/c.yaml");
 }
 
 }  // namespace
 
 TEST_CASE("parse config: data.categorical by name, by unquoted column number, or auto") {
-  const Config none = parse("");
+  const Config none = parse_categorical("");
   CHECK(none.data.categorical.empty());
   CHECK_FALSE(none.data.categorical.ignore_unknown);
 
-  const Config listed = parse("  categorical: [city, 2, \"3\"]\n  handle_unknown: ignore\n");
+  const Config listed = parse_categorical("  categorical: [city, 2, \"3\"]\n  handle_unknown: ignore\n");
   const auto& columns = listed.data.categorical.columns;
   REQUIRE(columns.size() == 3);
   CHECK(columns[0].name == "city");
@@ -35,13 +36,13 @@ TEST_CASE("parse config: data.categorical by name, by unquoted column number, or
   CHECK(listed.data.categorical.ignore_unknown);
   CHECK(listed.data.categorical.where.to_string() == "/c.yaml:3:16");
 
-  const Config detect = parse("  categorical: auto\n");
+  const Config detect = parse_categorical("  categorical: auto\n");
   CHECK(detect.data.categorical.detect);
   CHECK(detect.data.categorical.columns.empty());
 }
 
 TEST_CASE("parse config: data.categorical mistakes") {
-  auto error = [](const std::string& data) { return config_error([&] { parse(data); }); };
+  auto error = [](const std::string& data) { return config_error([&] { parse_categorical(data); }); };
   CHECK(error("  categorical: city\n") ==
         "/c.yaml:3:16: data: categorical: expected auto or a non-empty list of column names or 0-based "
         "column numbers");
@@ -52,7 +53,7 @@ TEST_CASE("parse config: data.categorical mistakes") {
   CHECK(config_error([] {
           config_from_tree(parse_yaml("data:\n  train: {format: npy, inputs: x.npy, labels: y.npy}\n"
                                       "  categorical: [a]\n" +
-                                          kModel,
+                                          kCategoricalModel,
                                       "/c.yaml"),
                            "/c.yaml");
         }).find("data: categorical: applies to csv data only; data.train has format npy") !=

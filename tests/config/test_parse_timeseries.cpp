@@ -10,21 +10,21 @@ using dlrun::testing::config_error;
 
 namespace {
 
-const std::string kModel = "model:\n  layers:\n    - {type: dense, units: 1}\n";
+const std::string kTimeseriesModel = "model:\n  layers:\n    - {type: dense, units: 1}\n";
 
-Config parse(const std::string& data) {
-  return config_from_tree(parse_yaml("data:\n  train: " + data + "\n" + kModel, "/configs/ts.yaml"),
+Config parse_timeseries(const std::string& data) {
+  return config_from_tree(parse_yaml("data:\n  train: " + data + "\n" + kTimeseriesModel, "/configs/ts.yaml"),
                           "/configs/ts.yaml");
 }
 
-std::string parse_error(const std::string& data) {
-  return config_error([&] { parse(data); });
+std::string timeseries_error(const std::string& data) {
+  return config_error([&] { parse_timeseries(data); });
 }
 
 }  // namespace
 
 TEST_CASE("parse timeseries: path, target, window, horizon, features, header, delimiter") {
-  const Config config = parse(
+  const Config config = parse_timeseries(
       "{format: timeseries, path: load.csv, target: load, window: 24, horizon: 3, features: [temp, load], "
       "header: false, delimiter: ';'}");
   const DataSource& source = config.data.train;
@@ -37,7 +37,7 @@ TEST_CASE("parse timeseries: path, target, window, horizon, features, header, de
   CHECK_FALSE(source.header);
   CHECK(source.delimiter == ';');
 
-  const Config defaults = parse("{format: timeseries, path: load.csv, target: load, window: 8}");
+  const Config defaults = parse_timeseries("{format: timeseries, path: load.csv, target: load, window: 8}");
   CHECK(defaults.data.train.horizon == 1);
   CHECK(defaults.data.train.features.empty());
   CHECK(defaults.data.train.header);
@@ -45,19 +45,19 @@ TEST_CASE("parse timeseries: path, target, window, horizon, features, header, de
 
 TEST_CASE("parse timeseries: missing or bad keys are errors at their place") {
   CHECK(
-      parse_error("{format: timeseries, path: l.csv, window: 8}")
+      timeseries_error("{format: timeseries, path: l.csv, window: 8}")
           .find(
               "/configs/ts.yaml:2:10: data.train: target: is required: the name of the column to forecast") ==
       0);
-  CHECK(parse_error("{format: timeseries, path: l.csv, target: y}").find("window") != std::string::npos);
-  CHECK(parse_error("{format: timeseries, path: l.csv, target: y, window: 0}")
+  CHECK(timeseries_error("{format: timeseries, path: l.csv, target: y}").find("window") != std::string::npos);
+  CHECK(timeseries_error("{format: timeseries, path: l.csv, target: y, window: 0}")
             .find("data.train: window: must be >= 1, got 0") != std::string::npos);
-  CHECK(parse_error("{format: timeseries, path: l.csv, target: y, window: 4, horizon: 0}")
+  CHECK(timeseries_error("{format: timeseries, path: l.csv, target: y, window: 4, horizon: 0}")
             .find("data.train: horizon: must be >= 1, got 0") != std::string::npos);
-  CHECK(parse_error("{format: timeseries, path: l.csv, target: y, window: 4, label: y}")
+  CHECK(timeseries_error("{format: timeseries, path: l.csv, target: y, window: 4, label: y}")
             .find("unknown option 'label'") != std::string::npos);
-  CHECK(parse_error("{format: timeseries, path: l.csv, target: y, window: 4, sequence_length: 4}")
+  CHECK(timeseries_error("{format: timeseries, path: l.csv, target: y, window: 4, sequence_length: 4}")
             .find("unknown option 'sequence_length'") != std::string::npos);
-  CHECK(parse_error("{format: timeseries, target: y, window: 4}").find("path: is required") !=
+  CHECK(timeseries_error("{format: timeseries, target: y, window: 4}").find("path: is required") !=
         std::string::npos);
 }

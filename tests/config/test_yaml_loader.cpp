@@ -11,7 +11,7 @@ using dlrun::testing::config_error;
 
 namespace {
 
-std::string parse_error(const std::string& text) {
+std::string yaml_error(const std::string& text) {
   return config_error([&] { parse_yaml(text, "cfg.yaml"); });
 }
 
@@ -71,9 +71,9 @@ TEST_CASE("yaml loader: null words are null, quoted ones are strings; block scal
 }
 
 TEST_CASE("yaml loader: anchors and aliases are rejected before any walk") {
-  CHECK(parse_error("a: &a [*a]\n") ==
+  CHECK(yaml_error("a: &a [*a]\n") ==
         "cfg.yaml:1:4: YAML anchors and aliases (&name, *name) are not supported; write the values out");
-  CHECK(parse_error("a: &x 1\nb: *x\n").find("cfg.yaml:1:4: YAML anchors") == 0);
+  CHECK(yaml_error("a: &x 1\nb: *x\n").find("cfg.yaml:1:4: YAML anchors") == 0);
 
   // The billion-laughs shape: nine levels of nine aliases each.
   std::string bomb =
@@ -86,21 +86,21 @@ TEST_CASE("yaml loader: anchors and aliases are rejected before any walk") {
     previous = name;
   }
   const auto start = std::chrono::steady_clock::now();
-  CHECK(parse_error(bomb).find("anchors and aliases") != std::string::npos);
+  CHECK(yaml_error(bomb).find("anchors and aliases") != std::string::npos);
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(1));
 }
 
 TEST_CASE("yaml loader: nesting deeper than the limit is a clear error, however it is written") {
   const std::string too_deep = "nesting is deeper than 64 levels";
-  CHECK(parse_error(std::string(10000, '[')) == "cfg.yaml:1:65: " + too_deep);
-  CHECK(parse_error("a: " + std::string(10000, '{')).find(too_deep) != std::string::npos);
-  CHECK(parse_error("a: " + std::string(64, '[') + std::string(64, ']')).find(too_deep) != std::string::npos);
+  CHECK(yaml_error(std::string(10000, '[')) == "cfg.yaml:1:65: " + too_deep);
+  CHECK(yaml_error("a: " + std::string(10000, '{')).find(too_deep) != std::string::npos);
+  CHECK(yaml_error("a: " + std::string(64, '[') + std::string(64, ']')).find(too_deep) != std::string::npos);
   std::string dashes;
   for (int i = 0; i < 10000; ++i) dashes += "- ";
-  CHECK(parse_error("a:\n" + dashes + "x\n").find(too_deep) != std::string::npos);
+  CHECK(yaml_error("a:\n" + dashes + "x\n").find(too_deep) != std::string::npos);
   std::string indented;
   for (int i = 0; i < 200; ++i) indented += std::string(static_cast<std::size_t>(i), ' ') + "k:\n";
-  CHECK(parse_error(indented) == "cfg.yaml:65:65: " + too_deep);
+  CHECK(yaml_error(indented) == "cfg.yaml:65:65: " + too_deep);
 
   // 63 lists inside the top mapping is 64 levels: allowed. Brackets in strings do not count.
   CHECK_NOTHROW(parse_yaml("a: " + std::string(63, '[') + std::string(63, ']'), "f"));
@@ -112,38 +112,38 @@ TEST_CASE(
   // yaml-cpp 0.7.0 has no limits of its own: each of these would recurse once per level.
   const std::string too_deep = "nesting is deeper than 64 levels";
   const std::size_t n = 100000;
-  CHECK(parse_error(std::string(n, '[')) == "cfg.yaml:1:65: " + too_deep);
-  CHECK(parse_error("a: " + std::string(n, '{') + std::string(n, '}')).find(too_deep) != std::string::npos);
+  CHECK(yaml_error(std::string(n, '[')) == "cfg.yaml:1:65: " + too_deep);
+  CHECK(yaml_error("a: " + std::string(n, '{') + std::string(n, '}')).find(too_deep) != std::string::npos);
   std::string mixed = "a: ";
   for (std::size_t i = 0; i < n; ++i) mixed += i % 2 ? "{k: " : "[";
-  CHECK(parse_error(mixed).find(too_deep) != std::string::npos);
+  CHECK(yaml_error(mixed).find(too_deep) != std::string::npos);
   std::string dashes = "a:\n";
   for (std::size_t i = 0; i < n; ++i) dashes += "- ";
-  CHECK(parse_error(dashes + "x\n").find(too_deep) != std::string::npos);
+  CHECK(yaml_error(dashes + "x\n").find(too_deep) != std::string::npos);
   std::string keys = "a:\n";
   for (std::size_t i = 0; i < n; ++i) keys += "? ";
-  CHECK(parse_error(keys + "x\n").find("cfg.yaml:") == 0);
+  CHECK(yaml_error(keys + "x\n").find("cfg.yaml:") == 0);
   // A 1 MiB file of aliases (the billion-laughs body) stops at the first anchor.
   std::string bomb = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\nb: [";
   while (bomb.size() < kMaxConfigBytes - 8) bomb += "*a, ";
   bomb += "*a]\n";
   CHECK(bomb.size() <= kMaxConfigBytes);
-  CHECK(parse_error(bomb) ==
+  CHECK(yaml_error(bomb) ==
         "cfg.yaml:1:4: YAML anchors and aliases (&name, *name) are not supported; write the values out");
-  CHECK(parse_error(std::string(kMaxConfigBytes + 1, '[')) ==
+  CHECK(yaml_error(std::string(kMaxConfigBytes + 1, '[')) ==
         "cfg.yaml: the config text is larger than 1 MiB");
 }
 
 TEST_CASE("yaml loader: duplicate keys name both lines") {
-  CHECK(parse_error("a: 1\nb: 2\na: 3\n") == "cfg.yaml:3:1: duplicate key 'a' (first given at line 1)");
-  CHECK(parse_error("x:\n  - {k: 1, k: 2}\n") == "cfg.yaml:2:12: duplicate key 'k' (first given at line 2)");
+  CHECK(yaml_error("a: 1\nb: 2\na: 3\n") == "cfg.yaml:3:1: duplicate key 'a' (first given at line 1)");
+  CHECK(yaml_error("x:\n  - {k: 1, k: 2}\n") == "cfg.yaml:2:12: duplicate key 'k' (first given at line 2)");
   CHECK_NOTHROW(parse_yaml("a: {k: 1}\nb: {k: 2}\n", "f"));  // the same key in different mappings
 }
 
 TEST_CASE("yaml loader: plain .nan and .inf are rejected anywhere, quoted they are strings") {
-  CHECK(parse_error("lr: .nan\n") == "cfg.yaml:1:5: non-finite number '.nan' is not allowed");
-  CHECK(parse_error("a: [1, -.inf]\n") == "cfg.yaml:1:8: non-finite number '-.inf' is not allowed");
-  CHECK(parse_error("a:\n  b: .Inf\n").find("cfg.yaml:2:6:") == 0);
+  CHECK(yaml_error("lr: .nan\n") == "cfg.yaml:1:5: non-finite number '.nan' is not allowed");
+  CHECK(yaml_error("a: [1, -.inf]\n") == "cfg.yaml:1:8: non-finite number '-.inf' is not allowed");
+  CHECK(yaml_error("a:\n  b: .Inf\n").find("cfg.yaml:2:6:") == 0);
   CHECK(parse_yaml("a: '.nan'\n", "f").find("a")->text() == ".nan");
   // Plain "nan" is a string to YAML; reading it as a number is still refused.
   CHECK_THROWS_AS(parse_yaml("a: nan\n", "f").find("a")->as_double("a"), ConfigError);
@@ -168,30 +168,30 @@ TEST_CASE("yaml loader: size limit, missing and unreadable files name the file")
 }
 
 TEST_CASE("yaml loader: the document must be one non-empty mapping") {
-  CHECK(parse_error("") ==
+  CHECK(yaml_error("") ==
         "cfg.yaml: the config is empty; expected a mapping of keys (name:, data:, model:, ...)");
-  CHECK(parse_error("# only a comment\n").find("the config is empty") != std::string::npos);
-  CHECK(parse_error("---\n").find("the config is empty") != std::string::npos);
-  CHECK(parse_error("- a\n- b\n").find("cfg.yaml:1:1: the config must be a mapping") == 0);
-  CHECK(parse_error("just text\n").find("got 'just text'") != std::string::npos);
-  CHECK(parse_error("a: 1\n---\nb: 2\n") ==
+  CHECK(yaml_error("# only a comment\n").find("the config is empty") != std::string::npos);
+  CHECK(yaml_error("---\n").find("the config is empty") != std::string::npos);
+  CHECK(yaml_error("- a\n- b\n").find("cfg.yaml:1:1: the config must be a mapping") == 0);
+  CHECK(yaml_error("just text\n").find("got 'just text'") != std::string::npos);
+  CHECK(yaml_error("a: 1\n---\nb: 2\n") ==
         "cfg.yaml:2:1: expected a single YAML document, but a second one starts here");
 }
 
 TEST_CASE("yaml loader: syntax errors carry yaml-cpp's position and message") {
-  CHECK(parse_error("a: [1, 2\nb: 3\n") ==
+  CHECK(yaml_error("a: [1, 2\nb: 3\n") ==
         "cfg.yaml:2:2: YAML syntax error: end of sequence flow not found (is the '[' at line 1, column 4 "
         "closed?)");
-  CHECK(parse_error("a: 1\nb: c: d\n") == "cfg.yaml:2:5: YAML syntax error: illegal map value");
-  CHECK(parse_error("a: \"open").find("cfg.yaml:1:") == 0);
-  CHECK(parse_error("{:").find("YAML syntax error") != std::string::npos);
+  CHECK(yaml_error("a: 1\nb: c: d\n") == "cfg.yaml:2:5: YAML syntax error: illegal map value");
+  CHECK(yaml_error("a: \"open").find("cfg.yaml:1:") == 0);
+  CHECK(yaml_error("{:").find("YAML syntax error") != std::string::npos);
 }
 
 TEST_CASE("yaml loader: keys are strings; tags and NUL bytes are refused") {
-  CHECK(parse_error("? [a, b]\n: 1\n") == "cfg.yaml:1:3: a mapping key must be a plain string, not a list");
-  CHECK(parse_error("null: 1\n").find("cfg.yaml:1:1: a mapping key must be a non-empty string") == 0);
-  CHECK(parse_error("a: !!str 5\n").find("cfg.yaml:1:4: YAML tags") == 0);
-  CHECK(parse_error(std::string("a: 1\nb: x\0y\n", 12)) ==
+  CHECK(yaml_error("? [a, b]\n: 1\n") == "cfg.yaml:1:3: a mapping key must be a plain string, not a list");
+  CHECK(yaml_error("null: 1\n").find("cfg.yaml:1:1: a mapping key must be a non-empty string") == 0);
+  CHECK(yaml_error("a: !!str 5\n").find("cfg.yaml:1:4: YAML tags") == 0);
+  CHECK(yaml_error(std::string("a: 1\nb: x\0y\n", 12)) ==
         "cfg.yaml:2:5: the config text contains a NUL byte (is it a binary file?)");
   CHECK(parse_yaml("\"quoted key\": 1\n", "f").entries()[0].key == "quoted key");
 }

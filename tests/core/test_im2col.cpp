@@ -29,7 +29,7 @@ std::vector<ConvGeometry> geometries() {
   return result;
 }
 
-std::vector<float> random_values(Index count, Rng& rng) {
+std::vector<float> normal_values(Index count, Rng& rng) {
   std::vector<float> values(static_cast<std::size_t>(count));
   rng.fill_normal(values, 0.0f, 1.0f);
   return values;
@@ -97,15 +97,15 @@ TEST_CASE("im2col: im2col and col2im_add match the naive references") {
     CAPTURE(g.width);
     CAPTURE(g.kernel_h);
     CAPTURE(g.stride_h);
-    const std::vector<float> image = random_values(g.image_size(), rng);
+    const std::vector<float> image = normal_values(g.image_size(), rng);
     std::vector<float> fast(static_cast<std::size_t>(g.column_rows() * g.column_cols()), 7.0f);  // dirty
     std::vector<float> naive(fast.size(), 0.0f);
     im2col(g, image, fast);
     im2col_reference(g, image, naive);
     CHECK(fast == naive);
 
-    const std::vector<float> columns = random_values(g.column_rows() * g.column_cols(), rng);
-    std::vector<float> fast_image = random_values(g.image_size(), rng);  // col2im accumulates
+    const std::vector<float> columns = normal_values(g.column_rows() * g.column_cols(), rng);
+    std::vector<float> fast_image = normal_values(g.image_size(), rng);  // col2im accumulates
     std::vector<float> naive_image = fast_image;
     col2im_add(g, columns, fast_image);
     col2im_add_reference(g, columns, naive_image);
@@ -116,8 +116,8 @@ TEST_CASE("im2col: im2col and col2im_add match the naive references") {
 TEST_CASE("im2col: col2im_add is the adjoint of im2col: <im2col(x), y> == <x, col2im_add(y)>") {
   Rng rng(4);
   for (const ConvGeometry& g : geometries()) {
-    const std::vector<float> x = random_values(g.image_size(), rng);
-    const std::vector<float> y = random_values(g.column_rows() * g.column_cols(), rng);
+    const std::vector<float> x = normal_values(g.image_size(), rng);
+    const std::vector<float> y = normal_values(g.column_rows() * g.column_cols(), rng);
     std::vector<float> columns(y.size());
     im2col(g, x, columns);
     std::vector<float> image(x.size(), 0.0f);
@@ -132,7 +132,7 @@ TEST_CASE("im2col: a row stride lays several samples side by side in one column 
     const Index samples = 3;
     const Index positions = g.column_cols();
     const Index width = samples * positions;
-    const std::vector<float> images = random_values(samples * g.image_size(), rng);
+    const std::vector<float> images = normal_values(samples * g.image_size(), rng);
     std::vector<float> batch(static_cast<std::size_t>(g.column_rows() * width));
     for (Index s = 0; s < samples; ++s) {
       im2col(g, std::span(images).subspan(static_cast<std::size_t>(s * g.image_size())),

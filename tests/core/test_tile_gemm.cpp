@@ -11,7 +11,7 @@ using namespace dlrun;
 
 namespace {
 
-std::vector<float> random_values(Index count, Rng& rng) {
+std::vector<float> uniform_values(Index count, Rng& rng) {
   std::vector<float> values(static_cast<std::size_t>(count));
   rng.fill_uniform(values, -1.0f, 1.0f);
   return values;
@@ -36,9 +36,9 @@ TEST_CASE("tile_gemm: nn and tn against the reference, every tile and tail shape
         CAPTURE(transposed);
         CAPTURE(accumulate);
         const Index lda = (transposed ? c.m : c.k) + 2, ldb = c.n + 1, ldc = c.n + 3;
-        const std::vector<float> a = random_values((transposed ? c.k : c.m) * lda, rng);
-        const std::vector<float> b = random_values(c.k * ldb, rng);
-        const std::vector<float> c0 = random_values(c.m * ldc, rng);
+        const std::vector<float> a = uniform_values((transposed ? c.k : c.m) * lda, rng);
+        const std::vector<float> b = uniform_values(c.k * ldb, rng);
+        const std::vector<float> c0 = uniform_values(c.m * ldc, rng);
         // The reference on packed copies.
         std::vector<float> a_packed, b_packed, expected;
         for (Index r = 0; r < (transposed ? c.k : c.m); ++r)
@@ -87,7 +87,7 @@ TEST_CASE("tile_gemm: split over threads gives the same bits, by rows and by col
   set_thread_count(2);
   Rng rng(2);
   for (const Case c : {Case{1792, 256, 28}, Case{28, 256, 1792}}) {
-    const std::vector<float> a = random_values(c.m * c.k, rng), b = random_values(c.k * c.n, rng);
+    const std::vector<float> a = uniform_values(c.m * c.k, rng), b = uniform_values(c.k * c.n, rng);
     std::vector<float> one(static_cast<std::size_t>(c.m * c.n)), split(one.size());
     const bool transposed = c.m < c.n;  // the weight-gradient shape
     const Index lda = transposed ? c.m : c.k;

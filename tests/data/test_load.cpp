@@ -35,7 +35,7 @@ DataConfig iris_config() {
   return config;
 }
 
-std::vector<int> class_counts(const DataView& view) {
+std::vector<int> view_class_counts(const DataView& view) {
   std::vector<int> counts(view.dataset->class_names.size(), 0);
   for (const Index row : view.rows)
     ++counts[static_cast<std::size_t>(view.dataset->labels[static_cast<std::size_t>(row)])];
@@ -57,8 +57,8 @@ TEST_CASE("load: iris with a stratified validation split; the transform sees tra
   CHECK(data.validation.size() == 30);
   CHECK(data.test.empty());
   CHECK(data.train.dataset == data.validation.dataset);  // a split shares the rows' storage
-  CHECK(class_counts(data.validation) == std::vector<int>{10, 10, 10});
-  CHECK(class_counts(data.train) == std::vector<int>{40, 40, 40});
+  CHECK(view_class_counts(data.validation) == std::vector<int>{10, 10, 10});
+  CHECK(view_class_counts(data.train) == std::vector<int>{40, 40, 40});
 
   // Recompute feature 0's statistics over the training rows: x' = (x - mean) / std.
   const Dataset& dataset = *data.train.dataset;
@@ -256,8 +256,8 @@ TEST_CASE("load: the real Fashion-MNIST with a stratified validation split and t
   CHECK(data.train.size() == 54000);
   CHECK(data.validation.size() == 6000);
   CHECK(data.test.size() == 10000);
-  CHECK(class_counts(data.validation) == std::vector<int>(10, 600));
-  CHECK(class_counts(data.test) == std::vector<int>(10, 1000));
+  CHECK(view_class_counts(data.validation) == std::vector<int>(10, 600));
+  CHECK(view_class_counts(data.test) == std::vector<int>(10, 1000));
   Tensor batch;
   gather_inputs(*data.train.dataset, std::span(data.train.rows).first(64), data.transform, batch);
   CHECK(batch.shape() == Shape{64, 1, 28, 28});

@@ -5,8 +5,10 @@
 #include <set>
 
 #include "data/dataset.hpp"
+#include "support/rows.hpp"
 
 using namespace dlrun;
+using dlrun::testing::all_rows;
 
 namespace {
 
@@ -26,12 +28,6 @@ Dataset classes_dataset(const std::vector<int>& counts) {
   }
   for (std::size_t c = 0; c < counts.size(); ++c) dataset.class_names.push_back(std::to_string(c));
   return dataset;
-}
-
-std::vector<Index> all_rows(const Dataset& dataset) {
-  std::vector<Index> rows(static_cast<std::size_t>(dataset.size()));
-  std::iota(rows.begin(), rows.end(), Index{0});
-  return rows;
 }
 
 std::vector<int> class_counts(const Dataset& dataset, const std::vector<Index>& rows) {

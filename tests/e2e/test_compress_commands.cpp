@@ -51,7 +51,7 @@ std::string tiny_cnn_config(const TempDir& dir, const std::string& extra = "") {
          extra;
 }
 
-void check_one_error_line(const CommandResult& result, const std::string& expected_part) {
+void check_one_error_among_lines(const CommandResult& result, const std::string& expected_part) {
   CAPTURE(result.err);
   const auto errors = error_lines(result.err);
   REQUIRE(errors.size() == 1);
@@ -108,14 +108,14 @@ TEST_CASE("e2e prune: bad inputs give one error line and the documented exit cod
       run_dlrun("prune " + config.string() + " --checkpoint " + not_checkpoint.string() +
                 " --sparsity 1.0 --out " + (dir / "p").string());
   CHECK(bad_sparsity.exit_code == 2);
-  check_one_error_line(bad_sparsity, "--sparsity must be in [0, 1)");
+  check_one_error_among_lines(bad_sparsity, "--sparsity must be in [0, 1)");
   const auto negative = run_dlrun("prune " + config.string() + " --checkpoint " + not_checkpoint.string() +
                                   " --sparsity -0.1 --out " + (dir / "p").string());
   CHECK(negative.exit_code == 2);
   const auto bad_file = run_dlrun("prune " + config.string() + " --checkpoint " + not_checkpoint.string() +
                                   " --sparsity 0.5 --out " + (dir / "p").string());
   CHECK(bad_file.exit_code == 3);
-  check_one_error_line(bad_file, "weights.safetensors");
+  check_one_error_among_lines(bad_file, "weights.safetensors");
   const auto missing = run_dlrun("prune " + config.string() + " --checkpoint " + (dir / "none").string() +
                                  " --sparsity 0.5 --out " + (dir / "p").string());
   CHECK(missing.exit_code == 3);
@@ -168,7 +168,7 @@ TEST_CASE("e2e quantize: an int8 model that eval and predict run, close to the f
   const auto weights = run_dlrun("train " + config.string() + " --weights " + model.string() + " --out " +
                                  (dir / "again").string());
   CHECK(weights.exit_code == 3);
-  check_one_error_line(weights, "int8 quantized model");
+  check_one_error_among_lines(weights, "int8 quantized model");
 }
 
 TEST_CASE("e2e quantize: malformed int8 models and bad flags give one error line and their exit code") {
@@ -197,15 +197,15 @@ TEST_CASE("e2e quantize: malformed int8 models and bad flags give one error line
   dlrun::write_safetensors(missing, fewer, contents.metadata);
   const auto zero = run_dlrun("eval " + config.string() + " --checkpoint " + bad_zero.string());
   CHECK(zero.exit_code == 3);
-  check_one_error_line(zero, "'fc1.input_zero_point' holds 300.0, not an integer in [0, 255]");
+  check_one_error_among_lines(zero, "'fc1.input_zero_point' holds 300.0, not an integer in [0, 255]");
   const auto lacking = run_dlrun("predict " + config.string() + " --checkpoint " + missing.string() +
                                  " --input " + (dir / "images.idx").string() + " --format idx");
   CHECK(lacking.exit_code == 3);
-  check_one_error_line(lacking, "tensor 'fc1.weight_scale' is missing");
+  check_one_error_among_lines(lacking, "tensor 'fc1.weight_scale' is missing");
 
   const auto again = run_dlrun("quantize " + config.string() + " --checkpoint " + model.string());
   CHECK(again.exit_code == 3);
-  check_one_error_line(again, "int8 quantized model");
+  check_one_error_among_lines(again, "int8 quantized model");
   const auto no_batches = run_dlrun("quantize " + config.string() + " --checkpoint " + checkpoint.string() +
                                     " --calibration-batches 0");
   CHECK(no_batches.exit_code == 2);

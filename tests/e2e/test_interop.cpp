@@ -33,7 +33,7 @@ fs::path case_path(const InteropCase& c, const std::string& file) {
   return test_data_path("fixtures/interop/" + c.name + "/" + file);
 }
 
-double relative_error(double actual, double expected) {
+double scaled_error(double actual, double expected) {
   return std::abs(actual - expected) / std::max(1.0, std::abs(expected));
 }
 
@@ -56,8 +56,8 @@ TEST_CASE("e2e interop: predict --raw with PyTorch weights reproduces PyTorch's 
     for (dlrun::Index i = 0; i < examples; ++i) {
       REQUIRE(static_cast<dlrun::Index>(rows[static_cast<std::size_t>(i)].size()) == width);
       for (dlrun::Index j = 0; j < width; ++j) {
-        worst = std::max(worst, relative_error(rows[static_cast<std::size_t>(i)][static_cast<std::size_t>(j)],
-                                               outputs.values()[static_cast<std::size_t>(i * width + j)]));
+        worst = std::max(worst, scaled_error(rows[static_cast<std::size_t>(i)][static_cast<std::size_t>(j)],
+                                             outputs.values()[static_cast<std::size_t>(i * width + j)]));
       }
     }
     CHECK(worst <= 1e-4);
@@ -73,7 +73,7 @@ TEST_CASE("e2e interop: eval with PyTorch weights gives PyTorch's loss") {
                   case_path(c, "weights.safetensors").string());
     REQUIRE_MESSAGE(result.exit_code == 0, result.err);
     const auto summary = last_json_line(result.out);
-    CHECK(relative_error(summary["loss"].get<double>(), expected["loss"].get<double>()) <= 1e-4);
+    CHECK(scaled_error(summary["loss"].get<double>(), expected["loss"].get<double>()) <= 1e-4);
   }
 }
 
@@ -91,14 +91,13 @@ TEST_CASE("e2e interop: train --weights starts from PyTorch's weights") {
                   case_path(c, "weights.safetensors").string() + sets + " --out " + (dir / c.name).string());
     REQUIRE_MESSAGE(result.exit_code == 0, result.err);
     const auto summary = last_json_line(result.out);
-    CHECK(relative_error(summary["validation"]["loss"].get<double>(), expected["loss"].get<double>()) <=
-          1e-4);
+    CHECK(scaled_error(summary["validation"]["loss"].get<double>(), expected["loss"].get<double>()) <= 1e-4);
 
     // Without the weights the same run starts elsewhere (dlrun's own initialisation).
     const auto fresh = run_dlrun("train " + case_path(c, "config.yaml").string() + " --quiet" + sets +
                                  " --out " + (dir / (c.name + "-fresh")).string());
     REQUIRE_MESSAGE(fresh.exit_code == 0, fresh.err);
-    CHECK(relative_error(last_json_line(fresh.out)["validation"]["loss"].get<double>(),
-                         expected["loss"].get<double>()) > 1e-3);
+    CHECK(scaled_error(last_json_line(fresh.out)["validation"]["loss"].get<double>(),
+                       expected["loss"].get<double>()) > 1e-3);
   }
 }

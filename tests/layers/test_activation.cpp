@@ -7,6 +7,7 @@
 #include "core/errors.hpp"
 #include "core/options.hpp"
 #include "layers/activation.hpp"
+#include "layers/layer_test_support.hpp"
 #include "layers/registry.hpp"
 #include "support/fixtures.hpp"
 #include "support/gradient_check.hpp"
@@ -18,14 +19,9 @@ using testing::message_of;
 
 namespace {
 
-Node options_node(const std::vector<std::pair<std::string, std::string>>& entries) {
-  Node node = Node::map(Location{"model.yaml", 1, 5});
-  int line = 2;
-  for (const auto& [key, value] : entries) {
-    node.set(key, Node::scalar(value, Location{"model.yaml", line, 15}), Location{"model.yaml", line, 5});
-    ++line;
-  }
-  return node;
+// Values at column 15, where the messages below expect them.
+Node activation_options(const std::vector<std::pair<std::string, std::string>>& entries) {
+  return testing::options_node(entries, 15);
 }
 
 std::unique_ptr<Layer> build_activation(const Node& node, const Shape& input = {1, 4}) {
@@ -41,7 +37,7 @@ std::unique_ptr<Layer> activation_from(const std::string& function, const nlohma
     for (const auto& [key, value] : options_json.items())
       entries.emplace_back(key, std::to_string(value.get<double>()));
   }
-  const Node node = options_node(entries);
+  const Node node = activation_options(entries);
   return build_activation(node);
 }
 
@@ -81,7 +77,7 @@ TEST_CASE("activation: gradients match finite differences for every function") {
     const auto report = testing::check_layer_gradients(*layer, {3, 2, 5}, options);
     CHECK_MESSAGE(report.passed, report.summary());
   }
-  const Node slope = options_node({{"function", "leaky_relu"}, {"negative_slope", "0.3"}});
+  const Node slope = activation_options({{"function", "leaky_relu"}, {"negative_slope", "0.3"}});
   const auto leaky = build_activation(slope);
   testing::GradientCheckOptions kink;
   kink.kink_width = 1e-2f;
@@ -149,37 +145,38 @@ TEST_CASE("activation: accessors for fusing a final softmax or sigmoid into the 
 
 TEST_CASE(
     "activation: config errors name the key, suggest a spelling, and reject options that do not apply") {
-  const Node typo = options_node({{"function", "rellu"}});
+  const Node typo = activation_options({{"function", "rellu"}});
   const std::string message = message_of([&] { build_activation(typo); });
   CHECK(contains(message, "model.yaml:2:15"));
   CHECK(contains(message, "unknown activation 'rellu' (did you mean 'relu'?)"));
   CHECK_THROWS_AS(build_activation(typo), ConfigError);
-  const Node missing = options_node({});
+  const Node missing = activation_options({});
   CHECK(contains(message_of([&] { build_activation(missing); }), "activation: is required"));
-  const Node both = options_node({{"activation", "relu"}, {"function", "tanh"}});
+  const Node both = activation_options({{"activation", "relu"}, {"function", "tanh"}});
   CHECK(contains(message_of([&] { build_activation(both); }), "not both"));
-  const Node misplaced = options_node({{"function", "relu"}, {"negative_slope", "0.1"}});
+  const Node misplaced = activation_options({{"function", "relu"}, {"negative_slope", "0.1"}});
   CHECK(contains(message_of([&] { build_activation(misplaced); }), "unknown option 'negative_slope'"));
-  const Node alpha = options_node({{"function", "elu"}, {"alpha", "0.5"}});
+  const Node alpha = activation_options({{"function", "elu"}, {"alpha", "0.5"}});
   CHECK(dynamic_cast<const Activation&>(*build_activation(alpha)).spec().alpha == 0.5f);
-  const Node softmax = options_node({{"function", "softmax"}});
+  const Node softmax = activation_options({{"function", "softmax"}});
   CHECK_THROWS_AS(build_activation(softmax, {1}), ShapeError);
 }
 
 TEST_CASE("activation: {type: activation, activation: relu} (Keras's spelling) equals function: relu") {
-  const Node keras = options_node({{"activation", "leaky_relu"}, {"negative_slope", "0.3"}});
+  const Node keras = activation_options({{"activation", "leaky_relu"}, {"negative_slope", "0.3"}});
   const auto built = build_activation(keras);
   const auto& layer = dynamic_cast<const Activation&>(*built);
   CHECK(layer.function() == ActivationFunction::leaky_relu);
   CHECK(layer.spec().negative_slope == 0.3f);
-  const Node typo = options_node({{"activation", "rellu"}});
+  const Node typo = activation_options({{"activation", "rellu"}});
   CHECK(contains(message_of([&] { build_activation(typo); }),
                  "unknown activation 'rellu' (did you mean 'relu'?)"));
 }
 
 TEST_CASE("activation: make_activation_layer serves the `activation:` shorthand of another layer") {
   // The model builder passes the dense layer's own options, so negative_slope sits next to it.
-  const Node dense = options_node({{"units", "3"}, {"activation", "leaky_relu"}, {"negative_slope", "0.2"}});
+  const Node dense =
+      activation_options({{"units", "3"}, {"activation", "leaky_relu"}, {"negative_slope", "0.2"}});
   Options options(dense, "layer 'fc1' (dense)");
   (void)options.required_integer("units");
   const std::string function = options.string("activation", "linear");
@@ -189,7 +186,7 @@ TEST_CASE("activation: make_activation_layer serves the `activation:` shorthand 
   CHECK(activation.function() == ActivationFunction::leaky_relu);
   CHECK(activation.spec().negative_slope == 0.2f);
 
-  const Node bad = options_node({{"units", "3"}, {"activation", "sigmod"}});
+  const Node bad = activation_options({{"units", "3"}, {"activation", "sigmod"}});
   Options bad_options(bad, "layer 'fc1' (dense)");
   const std::string message = message_of([&] { make_activation_layer("sigmod", bad_options, "fc1"); });
   CHECK(contains(message, "model.yaml:3:15"));  // the `activation` value

@@ -16,7 +16,7 @@ using testing::message_of;
 namespace {
 
 // Every parameter random, biases included (they start at zero).
-void randomize(Layer& layer, std::uint64_t seed) {
+void randomize_attention(Layer& layer, std::uint64_t seed) {
   Rng rng(seed);
   for (Parameter& p : layer.parameters()) rng.fill_normal(p.value.values(), 0.0f, 0.5f);
 }
@@ -70,7 +70,7 @@ TEST_CASE("multi_head_attention: gradients match finite differences, with and wi
       CAPTURE(bias);
       Rng rng(2);
       MultiHeadAttention attention("attn", 6, AttentionSpec{.heads = 2, .causal = causal, .bias = bias}, rng);
-      randomize(attention, 3);
+      randomize_attention(attention, 3);
       const auto report = testing::check_layer_gradients(attention, {2, 5, 6});
       CHECK_MESSAGE(report.passed, report.summary());
     }
@@ -80,7 +80,7 @@ TEST_CASE("multi_head_attention: gradients match finite differences, with and wi
 TEST_CASE("multi_head_attention: with the causal mask, step t depends on steps <= t only") {
   Rng rng(4);
   MultiHeadAttention attention("attn", 8, AttentionSpec{.heads = 2, .causal = true}, rng);
-  randomize(attention, 5);
+  randomize_attention(attention, 5);
   Tensor input = testing::random_normal({2, 6, 8}, rng);
   Tensor before, after;
   attention.forward(input, before, ForwardContext{});
@@ -112,7 +112,7 @@ TEST_CASE("multi_head_attention: with the causal mask, step t depends on steps <
 TEST_CASE("multi_head_attention: dropout on the weights in train mode only, the same for any thread count") {
   Rng init(6);
   MultiHeadAttention attention("attn", 32, AttentionSpec{.heads = 2, .causal = true, .dropout = 0.3}, init);
-  randomize(attention, 7);
+  randomize_attention(attention, 7);
   Rng data(8);
   const Tensor input = testing::random_normal({4, 32, 32}, data);
   const Tensor grad_output = testing::random_normal({4, 32, 32}, data);
@@ -128,7 +128,7 @@ TEST_CASE("multi_head_attention: dropout on the weights in train mode only, the 
   // (the check replays the same stream on every evaluation).
   Rng small_init(9);
   MultiHeadAttention small("attn", 6, AttentionSpec{.heads = 3, .causal = true, .dropout = 0.4}, small_init);
-  randomize(small, 10);
+  randomize_attention(small, 10);
   testing::GradientCheckOptions options;
   options.mode = Mode::train;
   const auto report = testing::check_layer_gradients(small, {2, 5, 6}, options);

@@ -10,6 +10,7 @@
 #include "core/options.hpp"
 #include "core/threads.hpp"
 #include "layers/dense.hpp"
+#include "layers/layer_test_support.hpp"
 #include "layers/registry.hpp"
 #include "support/fixtures.hpp"
 #include "support/gradient_check.hpp"
@@ -18,19 +19,9 @@
 using namespace dlrun;
 using testing::contains;
 using testing::message_of;
+using testing::options_node;
 
 namespace {
-
-// A layer's option mapping as the YAML loader would build it, one key per line from line 2.
-Node options_node(const std::vector<std::pair<std::string, std::string>>& entries) {
-  Node node = Node::map(Location{"model.yaml", 1, 5});
-  int line = 2;
-  for (const auto& [key, value] : entries) {
-    node.set(key, Node::scalar(value, Location{"model.yaml", line, 12}), Location{"model.yaml", line, 5});
-    ++line;
-  }
-  return node;
-}
 
 std::unique_ptr<Layer> build_dense(const Node& node, const Shape& input, const std::string& name = "fc1") {
   Options options(node, "layer '" + name + "' (dense)");

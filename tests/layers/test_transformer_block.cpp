@@ -19,7 +19,7 @@ using testing::message_of;
 
 namespace {
 
-void randomize(Layer& layer, std::uint64_t seed) {
+void randomize_block(Layer& layer, std::uint64_t seed) {
   Rng rng(seed);
   for (Parameter& p : layer.parameters()) {
     const bool norm_weight = p.name == "norm1.weight" || p.name == "norm2.weight";
@@ -84,7 +84,7 @@ TEST_CASE("transformer_block: gradients match finite differences, pre- and post-
     CAPTURE(activation_name(c.activation));
     Rng rng(2);
     TransformerBlock block("block", 6, spec_of(c.norm_first, c.causal, c.activation), rng);
-    randomize(block, c.seed);
+    randomize_block(block, c.seed);
     const auto report = testing::check_layer_gradients(block, {2, 4, 6});
     CHECK_MESSAGE(report.passed, report.summary());
   }
@@ -106,7 +106,7 @@ TEST_CASE(
     CAPTURE(norm_first);
     Rng rng(6);
     TransformerBlock small("block", 6, spec_of(norm_first, true, ActivationFunction::gelu, 0.3), rng);
-    randomize(small, 7);
+    randomize_block(small, 7);
     testing::GradientCheckOptions options;
     options.mode = Mode::train;
     const auto report = testing::check_layer_gradients(small, {2, 4, 6}, options);

@@ -8,8 +8,10 @@
 
 #include "core/errors.hpp"
 #include "select/folds.hpp"
+#include "support/rows.hpp"
 
 using namespace dlrun;
+using dlrun::testing::all_rows;
 
 namespace {
 
@@ -28,13 +30,7 @@ Dataset labelled(const std::vector<Index>& sizes) {
   return dataset;
 }
 
-std::vector<Index> all_rows(const Dataset& dataset) {
-  std::vector<Index> rows(static_cast<std::size_t>(dataset.size()));
-  for (Index i = 0; i < dataset.size(); ++i) rows[static_cast<std::size_t>(i)] = i;
-  return rows;
-}
-
-CvConfig cv_config(Index folds, bool stratified = true, Index repeats = 1) {
+CvConfig fold_config(Index folds, bool stratified = true, Index repeats = 1) {
   CvConfig cv;
   cv.folds = folds;
   cv.stratified = stratified;
@@ -48,7 +44,7 @@ TEST_CASE("folds: sizes differ by at most one and every row is held out exactly 
   const Dataset dataset = labelled({17, 9, 11});  // 37 rows
   const auto rows = all_rows(dataset);
   for (const bool stratified : {true, false}) {
-    const auto folds = make_folds(dataset, rows, cv_config(5, stratified, 2), 7);
+    const auto folds = make_folds(dataset, rows, fold_config(5, stratified, 2), 7);
     REQUIRE(folds.size() == 10);
     for (Index repeat = 0; repeat < 2; ++repeat) {
       std::map<Index, int> held;
@@ -75,7 +71,7 @@ TEST_CASE("folds: sizes differ by at most one and every row is held out exactly 
 TEST_CASE("folds: stratified folds keep the class proportions; unstratified ones need not") {
   const Dataset dataset = labelled({40, 10});  // 80% / 20%
   const auto rows = all_rows(dataset);
-  const auto folds = make_folds(dataset, rows, cv_config(5), 3);
+  const auto folds = make_folds(dataset, rows, fold_config(5), 3);
   for (const Fold& fold : folds) {
     Index minority = 0;
     for (const Index row : fold.held_out) minority += dataset.labels[static_cast<std::size_t>(row)] == 1;
@@ -85,7 +81,7 @@ TEST_CASE("folds: stratified folds keep the class proportions; unstratified ones
   // A class of 7 rows over 3 folds: counts 3, 2, 2 (within one of each other).
   const Dataset uneven = labelled({7, 8});
   std::map<Index, Index> per_fold;
-  for (const Fold& fold : make_folds(uneven, all_rows(uneven), cv_config(3), 1)) {
+  for (const Fold& fold : make_folds(uneven, all_rows(uneven), fold_config(3), 1)) {
     for (const Index row : fold.held_out)
       per_fold[fold.fold] += uneven.labels[static_cast<std::size_t>(row)] == 0;
   }
@@ -95,14 +91,14 @@ TEST_CASE("folds: stratified folds keep the class proportions; unstratified ones
 TEST_CASE("folds: the same seed gives the same folds; another seed or repeat shuffles differently") {
   const Dataset dataset = labelled({30, 30});
   const auto rows = all_rows(dataset);
-  const auto a = assign_folds(dataset, rows, cv_config(4, true, 2), 11);
-  const auto b = assign_folds(dataset, rows, cv_config(4, true, 2), 11);
-  const auto c = assign_folds(dataset, rows, cv_config(4, true, 2), 12);
+  const auto a = assign_folds(dataset, rows, fold_config(4, true, 2), 11);
+  const auto b = assign_folds(dataset, rows, fold_config(4, true, 2), 11);
+  const auto c = assign_folds(dataset, rows, fold_config(4, true, 2), 12);
   CHECK(a == b);
   CHECK(a != c);
   CHECK(a[0] != a[1]);
   // shuffle: false keeps the rows' order: unstratified folds are contiguous runs.
-  CvConfig ordered = cv_config(4, false);
+  CvConfig ordered = fold_config(4, false);
   ordered.shuffle = false;
   const auto runs = assign_folds(dataset, rows, ordered, 11);
   CHECK(std::is_sorted(runs[0].begin(), runs[0].end()));
@@ -114,17 +110,17 @@ TEST_CASE("folds: too few rows, or a class smaller than the folds, is a data err
   const Dataset dataset = labelled({6, 3});
   const auto rows = all_rows(dataset);
   try {
-    assign_folds(dataset, rows, cv_config(4), 1);
+    assign_folds(dataset, rows, fold_config(4), 1);
     FAIL("expected a DataError");
   } catch (const DataError& error) {
     CHECK(std::string(error.what()).find("memory.csv: class 'c1' has 3 rows, fewer than the 4") == 0);
   }
-  CHECK_NOTHROW(assign_folds(dataset, rows, cv_config(4, false), 1));  // unstratified: fine
+  CHECK_NOTHROW(assign_folds(dataset, rows, fold_config(4, false), 1));  // unstratified: fine
   try {
-    assign_folds(dataset, rows, cv_config(10, false), 1);
+    assign_folds(dataset, rows, fold_config(10, false), 1);
     FAIL("expected a DataError");
   } catch (const DataError& error) {
     CHECK(std::string(error.what()) == "memory.csv: 9 rows cannot make 10 folds; lower cv.folds (--folds)");
   }
-  CHECK_THROWS_AS(assign_folds(dataset, rows, cv_config(1, false), 1), ConfigError);
+  CHECK_THROWS_AS(assign_folds(dataset, rows, fold_config(1, false), 1), ConfigError);
 }

@@ -23,7 +23,7 @@ std::string search_config(const fs::path& csv, const std::string& search, const 
   return tiny_csv_config(csv, (train.empty() ? "train: {epochs: 4, batch_size: 16}\n" : train) + search);
 }
 
-std::vector<std::string> lines_of(const fs::path& path) {
+std::vector<std::string> file_lines(const fs::path& path) {
   std::ifstream in(path);
   std::vector<std::string> lines;
   for (std::string line; std::getline(in, line);) lines.push_back(line);
@@ -33,7 +33,7 @@ std::vector<std::string> lines_of(const fs::path& path) {
 // Journal events per trial: (starts, finishes).
 std::map<int, std::pair<int, int>> journal_counts(const fs::path& path) {
   std::map<int, std::pair<int, int>> counts;
-  for (const std::string& line : lines_of(path)) {
+  for (const std::string& line : file_lines(path)) {
     const auto entry = nlohmann::json::parse(line, nullptr, false);
     if (entry.is_discarded() || !entry.contains("trial")) continue;
     auto& [starts, finishes] = counts[entry["trial"].get<int>()];
@@ -59,7 +59,7 @@ TEST_CASE("e2e search: grid outputs, a runnable best.yaml, and the same trials f
   CHECK(summary["failed"] == 0);
   CHECK(summary["best"]["params"].contains("optimizer.lr"));
   CHECK(summary == nlohmann::json::parse(read_bytes(dir / "one" / "summary.json")));
-  const auto rows = lines_of(dir / "one" / "trials.csv");
+  const auto rows = file_lines(dir / "one" / "trials.csv");
   REQUIRE(rows.size() == 9);
   CHECK(
       rows[0] ==
@@ -96,7 +96,7 @@ TEST_CASE("e2e search: a diverging trial is recorded as failed and the search go
   CHECK(summary["completed"] == 1);
   CHECK(summary["failed"] == 1);
   CHECK(summary["best"]["trial"] == 2);
-  const auto rows = lines_of(dir / "s" / "trials.csv");
+  const auto rows = file_lines(dir / "s" / "trials.csv");
   REQUIRE(rows.size() == 3);
   CHECK(contains(rows[1], ",failed,"));
   CHECK(contains(rows[1], "not finite"));
@@ -196,7 +196,7 @@ TEST_CASE("e2e search: killed with SIGKILL, --resume re-runs no finished trial")
     const bool finished_earlier = before.contains(trial) && before.at(trial).second == 1;
     if (finished_earlier) CHECK(counts.first == 1);  // never started again
   }
-  CHECK(lines_of(search_dir / "trials.csv").size() == 11);
+  CHECK(file_lines(search_dir / "trials.csv").size() == 11);
 
   // Resuming with another space is refused.
   const auto other = dir.write("o.yaml", search_config(csv,
@@ -249,7 +249,7 @@ TEST_CASE("e2e search: cv evaluation scores a point as `dlrun cv` does; nested c
   }
   CHECK(summary["nested"]["mean"].get<double>() == doctest::Approx(sum / 3));
   for (const char* sub : {"outer-1", "outer-2", "outer-3"}) {
-    CHECK(lines_of(dir / "n" / sub / "trials.csv").size() == 4);
+    CHECK(file_lines(dir / "n" / sub / "trials.csv").size() == 4);
     CHECK(fs::exists(dir / "n" / sub / "best.yaml"));
   }
   // Outer folds need cv as the inner evaluation.
@@ -282,7 +282,7 @@ TEST_CASE("e2e search: successive halving stops the weaker trials early and cont
   // 9 trials x 1 epoch, 3 continued to 3 epochs, 1 continued to 9: 9 + 6 + 6 epochs, not 9 x 9.
   CHECK(summary["total_epochs"] == 21);
   int stopped_rows = 0;
-  for (const std::string& row : lines_of(dir / "s" / "trials.csv"))
+  for (const std::string& row : file_lines(dir / "s" / "trials.csv"))
     stopped_rows += contains(row, ",stopped,");
   CHECK(stopped_rows == 8);
 }

@@ -9,15 +9,13 @@
 
 #include "config/yaml_loader.hpp"
 #include "select/search_runner.hpp"
+#include "select/search_test_support.hpp"
 #include "support/shuffled_farm.hpp"
 
 using namespace dlrun;
+using dlrun::testing::space_of;
 
 namespace {
-
-SearchSpace space_of(const std::string& yaml) {
-  return parse_search_space(*parse_yaml(yaml, "s.yaml").find("space"));
-}
 
 const char* const kSpace =
     "space:\n"

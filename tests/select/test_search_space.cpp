@@ -5,18 +5,16 @@
 
 #include "config/overrides.hpp"
 #include "config/yaml_loader.hpp"
+#include "select/search_test_support.hpp"
 #include "select/strategy.hpp"
 #include "support/messages.hpp"
 
 using namespace dlrun;
 using dlrun::testing::contains;
 using dlrun::testing::message_of;
+using dlrun::testing::space_of;
 
 namespace {
-
-SearchSpace space_of(const std::string& yaml) {
-  return parse_search_space(*parse_yaml(yaml, "s.yaml").find("space"));
-}
 
 std::string space_error(const std::string& yaml) {
   return message_of([&] { space_of(yaml); });

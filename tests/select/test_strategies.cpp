@@ -12,20 +12,18 @@
 #include "select/bohb.hpp"
 #include "select/gaussian_process.hpp"
 #include "select/gp_strategy.hpp"
+#include "select/search_test_support.hpp"
 #include "select/strategy.hpp"
 #include "select/tpe.hpp"
 
 using namespace dlrun;
+using dlrun::testing::space_of;
 
 namespace {
 
-SearchSpace space_of(const std::string& yaml) {
-  return parse_search_space(*parse_yaml(yaml, "s.yaml").find("space"));
-}
-
 // A smooth objective with its optimum inside the space, to maximise: lr near 3e-3 (log scale),
 // rate near 0.3, 64 units, and one bad choice among three.
-const char* const kSpace =
+const char* const kSmoothSpace =
     "space:\n"
     "  lr: {loguniform: [1.0e-5, 1.0]}\n"
     "  rate: {uniform: [0.0, 1.0]}\n"
@@ -66,7 +64,7 @@ double best_after(const SearchSpace& space, const std::string& strategy_name, In
 }  // namespace
 
 TEST_CASE("random: the same seed gives the same trials, whatever ran before; another seed differs") {
-  const SearchSpace space = space_of(kSpace);
+  const SearchSpace space = space_of(kSmoothSpace);
   SearchConfig config;
   config.trials = 10;
   const auto a = make_strategy(config, space, 7);
@@ -80,7 +78,7 @@ TEST_CASE("random: the same seed gives the same trials, whatever ran before; ano
 }
 
 TEST_CASE("bayes: start-up trials are random's, later ones come in batches from earlier results") {
-  const SearchSpace space = space_of(kSpace);
+  const SearchSpace space = space_of(kSmoothSpace);
   SearchConfig config;
   config.strategy = "bayes";
   config.trials = 20;
@@ -146,20 +144,20 @@ TEST_CASE("bayes: the default start-up is a quarter of the trials, at least 1 an
   CHECK(default_startup_trials(30) == 8);
   CHECK(default_startup_trials(200) == 10);
   // A config without search.bayes.startup_trials gets that default; one that sets it, its value.
-  const SearchSpace space = space_of(kSpace);
+  const SearchSpace space = space_of(kSmoothSpace);
   const SearchConfig config =
-      detail::parse_search(parse_yaml(std::string("strategy: bayes\ntrials: 20\n") + kSpace, "s.yaml"));
+      detail::parse_search(parse_yaml(std::string("strategy: bayes\ntrials: 20\n") + kSmoothSpace, "s.yaml"));
   const auto tpe = make_strategy(config, space, 3);
   CHECK(tpe->sees_before(5) == 1);
   CHECK(tpe->sees_before(6) == 6);
   const SearchConfig written = detail::parse_search(parse_yaml(
-      std::string("strategy: bayes\ntrials: 20\nbayes: {startup_trials: 10}\n") + kSpace, "s.yaml"));
+      std::string("strategy: bayes\ntrials: 20\nbayes: {startup_trials: 10}\n") + kSmoothSpace, "s.yaml"));
   CHECK(make_strategy(written, space, 3)->sees_before(10) == 1);
   CHECK(make_strategy(written, space, 3)->sees_before(11) == 11);
 }
 
 TEST_CASE("bayes (TPE) beats random on a synthetic objective, on average over seeds") {
-  const SearchSpace space = space_of(kSpace);
+  const SearchSpace space = space_of(kSmoothSpace);
   double random_total = 0.0;
   double tpe_total = 0.0;
   int tpe_wins = 0;
@@ -178,7 +176,7 @@ TEST_CASE("bayes (TPE) beats random on a synthetic objective, on average over se
 }
 
 TEST_CASE("bayes (TPE) beats random within 20 trials (the issue's budget), with the default start-up") {
-  const SearchSpace space = space_of(kSpace);
+  const SearchSpace space = space_of(kSmoothSpace);
   double random_total = 0.0;
   double tpe_total = 0.0;
   int tpe_wins = 0;
@@ -199,7 +197,7 @@ TEST_CASE("bayes (TPE) beats random within 20 trials (the issue's budget), with 
 TEST_CASE("bayes (Gaussian process) beats random within 20 trials, with the default start-up") {
   // 8 seeds keep the test near a second (a proposal fits the kernel and scores ~2000 candidates);
   // over seeds 1-20: gp -0.68 against random -0.88, better on 15 of 20.
-  const SearchSpace space = space_of(kSpace);
+  const SearchSpace space = space_of(kSmoothSpace);
   double random_total = 0.0;
   double gp_total = 0.0;
   int gp_wins = 0;
@@ -265,7 +263,7 @@ TEST_CASE("expected improvement, normal quantile and the copula transform") {
 }
 
 TEST_CASE("bayes (Gaussian process): a batch's members differ and depend only on the history") {
-  const SearchSpace space = space_of(kSpace);
+  const SearchSpace space = space_of(kSmoothSpace);
   SearchConfig config;
   config.strategy = "bayes";
   config.trials = 12;
@@ -290,14 +288,15 @@ TEST_CASE("bayes (Gaussian process): a batch's members differ and depend only on
 
 TEST_CASE("search.bayes.model chooses the model: gp by default, or tpe") {
   const SearchConfig defaults =
-      detail::parse_search(parse_yaml(std::string("strategy: bayes\ntrials: 20\n") + kSpace, "s.yaml"));
+      detail::parse_search(parse_yaml(std::string("strategy: bayes\ntrials: 20\n") + kSmoothSpace, "s.yaml"));
   CHECK(defaults.bayes.model == "gp");
   const SearchConfig tpe = detail::parse_search(
-      parse_yaml(std::string("strategy: bayes\ntrials: 20\nbayes: {model: tpe}\n") + kSpace, "s.yaml"));
+      parse_yaml(std::string("strategy: bayes\ntrials: 20\nbayes: {model: tpe}\n") + kSmoothSpace, "s.yaml"));
   CHECK(tpe.bayes.model == "tpe");
-  CHECK_THROWS_AS(detail::parse_search(parse_yaml(
-                      std::string("strategy: bayes\ntrials: 20\nbayes: {model: gpr}\n") + kSpace, "s.yaml")),
-                  ConfigError);
+  CHECK_THROWS_AS(
+      detail::parse_search(parse_yaml(
+          std::string("strategy: bayes\ntrials: 20\nbayes: {model: gpr}\n") + kSmoothSpace, "s.yaml")),
+      ConfigError);
 }
 
 TEST_CASE("bohb: the model sees the largest budget with d + 3 completed evaluations") {

@@ -30,14 +30,14 @@ std::unique_ptr<Experiment> prepare(const testing::TempDir& dir, const std::stri
   return prepare_experiment(config_from_tree(parse_yaml(text, file.string()), file));
 }
 
-const std::string kData = "data:\n  train: {format: csv, path: data.csv, label: y}\n";
+const std::string kExperimentData = "data:\n  train: {format: csv, path: data.csv, label: y}\n";
 
 }  // namespace
 
 TEST_CASE("experiment: classification from a CSV: classes, output check, steps per epoch, no schedule") {
   testing::TempDir dir;
   dir.write("data.csv", numeric_csv());
-  auto e = prepare(dir, kData +
+  auto e = prepare(dir, kExperimentData +
                             "model:\n  layers:\n    - {type: dense, units: 2, activation: softmax}\n"
                             "train: {batch_size: 4}\n");
   CHECK(e->task.classes == 2);
@@ -49,7 +49,8 @@ TEST_CASE("experiment: classification from a CSV: classes, output check, steps p
   CHECK(e->loss->type() == "cross_entropy");
 
   // The same data as a regression (mse): one output, the target column as values.
-  auto regression = prepare(dir, kData + "model:\n  layers:\n    - {type: dense, units: 1}\nloss: mse\n");
+  auto regression =
+      prepare(dir, kExperimentData + "model:\n  layers:\n    - {type: dense, units: 1}\nloss: mse\n");
   CHECK(regression->task.classes == 0);
   CHECK(regression->task.output_shape == Shape{1});
 }
@@ -59,12 +60,12 @@ TEST_CASE("experiment: metrics must fit the task, outputs must fit the classes")
   dir.write("data.csv", numeric_csv());
   const std::string model = "model:\n  layers:\n    - {type: dense, units: 2}\n";
   const std::string metric =
-      config_error([&] { prepare(dir, kData + model + "metrics: [accuracy, mae]\n"); });
+      config_error([&] { prepare(dir, kExperimentData + model + "metrics: [accuracy, mae]\n"); });
   CHECK(metric.find("exp.yaml:6:") != std::string::npos);
   CHECK(metric.find("metric 'mae' needs a regression loss") != std::string::npos);
 
-  const std::string classes =
-      config_error([&] { prepare(dir, kData + "model:\n  layers:\n    - {type: dense, units: 3}\n"); });
+  const std::string classes = config_error(
+      [&] { prepare(dir, kExperimentData + "model:\n  layers:\n    - {type: dense, units: 3}\n"); });
   CHECK(classes.find("outputs 3 values but the data has 2 classes") != std::string::npos);
 }
 

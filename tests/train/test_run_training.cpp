@@ -14,7 +14,7 @@ using namespace dlrun;
 
 namespace {
 
-std::unique_ptr<Experiment> prepare(const testing::TempDir& dir) {
+std::unique_ptr<Experiment> prepare_run(const testing::TempDir& dir) {
   std::string csv = "a,b,y\n";
   for (int i = 0; i < 40; ++i) {
     csv += std::to_string((i % 7) * 0.3) + "," + std::to_string((i % 5) * 0.2) + "," + (i % 2 ? "p" : "q") +
@@ -35,7 +35,7 @@ std::unique_ptr<Experiment> prepare(const testing::TempDir& dir) {
 
 TEST_CASE("run_training: without files nothing is written; continuing to more epochs equals one run") {
   testing::TempDir dir;
-  auto whole = prepare(dir);
+  auto whole = prepare_run(dir);
   RunOptions options;
   options.write_files = false;
   const RunResult once = run_training(*whole, options);
@@ -47,7 +47,7 @@ TEST_CASE("run_training: without files nothing is written; continuing to more ep
   CHECK_FALSE(once.summary.contains("run_dir"));
   CHECK(once.validation == once.history.back().validation);
 
-  auto parts = prepare(dir);
+  auto parts = prepare_run(dir);
   options.epochs = 2;
   const RunResult first = run_training(*parts, options);
   CHECK(first.epochs == 2);

@@ -23,7 +23,7 @@ using namespace dlrun;
 namespace {
 
 // The config, as a file next to the CSV would say it (relative paths resolve against its folder).
-std::unique_ptr<Experiment> prepare(const std::string& text) {
+std::unique_ptr<Experiment> prepare_golden(const std::string& text) {
   const std::filesystem::path file = testing::test_data_path("files/golden.yaml");
   return prepare_experiment(config_from_tree(parse_yaml(text, file.string()), file));
 }
@@ -68,17 +68,17 @@ double relative_error(double actual, double expected) {
   return std::abs(actual - expected) / std::abs(expected);
 }
 
-struct RunResult {
+struct GoldenRun {
   TrainState state;
   std::vector<double> step_losses;
   std::vector<std::vector<float>> parameters;
 };
 
-RunResult train(Experiment& e) {
+GoldenRun train(Experiment& e) {
   Trainer trainer(e.config, e.model, *e.optimizer, e.schedule.get(), *e.loss, e.data, e.task);
   StepLosses steps;
   trainer.add_callback(steps);
-  RunResult result;
+  GoldenRun result;
   result.state = trainer.fit(TrainState{});
   result.step_losses = steps.losses;
   for (const ParameterRef& ref : e.model.parameters()) {
@@ -93,7 +93,7 @@ RunResult train(Experiment& e) {
 TEST_CASE("golden: 2 epochs of Adam on golden64.csv match PyTorch from the same initial weights") {
   const ThreadCountGuard threads(1);
   const nlohmann::json golden = testing::load_fixture("fixtures/golden/golden64.json");
-  auto experiment = prepare(kGoldenConfig);
+  auto experiment = prepare_golden(kGoldenConfig);
   Experiment& e = *experiment;
   REQUIRE(e.data.train.size() == 64);
   CHECK(e.data.train.dataset->class_names == golden.at("class_names").get<std::vector<std::string>>());
@@ -101,7 +101,7 @@ TEST_CASE("golden: 2 epochs of Adam on golden64.csv match PyTorch from the same 
 
   load_model_parameters(
       e.model, read_checkpoint(testing::test_data_path("fixtures/golden/golden64_init.safetensors")));
-  const RunResult run = train(e);
+  const GoldenRun run = train(e);
 
   // Every step's loss (before its update), then the epoch means of them.
   const auto step_losses = golden.at("step_losses").get<std::vector<double>>();
@@ -152,10 +152,10 @@ metrics: [accuracy, f1]
 optimizer: {type: adam, lr: 0.02}
 train: {epochs: 3, batch_size: 8}
 )";
-  auto first_experiment = prepare(config);
-  auto second_experiment = prepare(config);
-  const RunResult first = train(*first_experiment);
-  const RunResult second = train(*second_experiment);
+  auto first_experiment = prepare_golden(config);
+  auto second_experiment = prepare_golden(config);
+  const GoldenRun first = train(*first_experiment);
+  const GoldenRun second = train(*second_experiment);
   REQUIRE(first.state.history.size() == 3);
   REQUIRE(second.state.history.size() == 3);
   CHECK(first.step_losses == second.step_losses);
@@ -167,7 +167,7 @@ train: {epochs: 3, batch_size: 8}
   CHECK(first.parameters == second.parameters);
 
   // A different seed trains differently (so the check above is not vacuous).
-  auto other_experiment = prepare("seed: 6\n" + config.substr(config.find('\n') + 1));
-  const RunResult other = train(*other_experiment);
+  auto other_experiment = prepare_golden("seed: 6\n" + config.substr(config.find('\n') + 1));
+  const GoldenRun other = train(*other_experiment);
   CHECK(other.step_losses != first.step_losses);
 }
