@@ -10,6 +10,7 @@
 #include "io/files.hpp"
 #include "io/safetensors.hpp"
 #include "io/safetensors_read_error.hpp"
+#include "io/safetensors_test_support.hpp"
 #include "support/fixtures.hpp"
 #include "support/messages.hpp"
 #include "support/temp_dir.hpp"
@@ -17,24 +18,13 @@
 using namespace dlrun;
 constexpr auto read_error = testing::safetensors_read_error;
 using testing::contains;
+using testing::le64;
+using testing::make_file;
 using testing::read_bytes;
 using testing::TempDir;
 using testing::write_bytes;
 
 namespace {
-
-std::string le64(std::uint64_t value) {
-  std::string bytes(8, '\0');
-  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((value >> (8 * i)) & 0xff);
-  return bytes;
-}
-
-// A safetensors file from a header text and raw data; the length field is the header's own
-// unless `declared_length` says otherwise.
-std::string make_file(std::string_view header, std::string_view data = "",
-                      std::optional<std::uint64_t> declared_length = std::nullopt) {
-  return le64(declared_length.value_or(header.size())) + std::string(header) + std::string(data);
-}
 
 std::string floats(std::initializer_list<float> values) {
   std::string bytes;

@@ -14,12 +14,15 @@
 #include "io/safetensors.hpp"
 #include "io/safetensors_header.hpp"
 #include "io/safetensors_read_error.hpp"
+#include "io/safetensors_test_support.hpp"
 #include "support/allocation_counter.hpp"
 #include "support/fixtures.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace dlrun;
 constexpr auto read_error = testing::safetensors_read_error;
+using testing::le64;
+using testing::make_file;
 using testing::read_bytes;
 using testing::TempDir;
 using testing::write_bytes;
@@ -50,16 +53,6 @@ std::pair<std::string, std::int64_t> read_with_peak_heap(const fs::path& path) {
   std::string message = read_error(path);
   testing::stop_counting_allocations();
   return {std::move(message), testing::peak_bytes_counted()};
-}
-
-std::string le64(std::uint64_t value) {
-  std::string bytes(8, '\0');
-  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((value >> (8 * i)) & 0xff);
-  return bytes;
-}
-
-std::string with_length(std::string header, const std::string& data = "") {
-  return le64(header.size()) + header + data;
 }
 
 }  // namespace
@@ -138,7 +131,7 @@ TEST_CASE("safetensors corpus: the limits on tensors, dimensions and nesting") {
     for (std::size_t i = 0; i <= kMaxSafetensorsTensors; ++i) {
       header += (i ? "," : "") + entry("t" + std::to_string(i), "[0]", 0, 0);
     }
-    write_bytes(path, with_length(header + "}"));
+    write_bytes(path, make_file(header + "}"));
     CHECK(read_error(path) == path.string() + ": more than 100000 tensors in the header (the limit)");
   }
   SUBCASE("a million shape dimensions in all are read, one more is refused") {
@@ -155,7 +148,7 @@ TEST_CASE("safetensors corpus: the limits on tensors, dimensions and nesting") {
         header += "," + entry("last", "[1]", offset, offset + 4);
         offset += 4;
       }
-      write_bytes(path, with_length(header + "}", std::string(offset, '\0')));
+      write_bytes(path, make_file(header + "}", std::string(offset, '\0')));
       CHECK(read_error(path) ==
             (one_more ? path.string() + ": tensor 'last': more than 1000000 shape dimensions in the "
                                         "header (the limit, all tensors together)"
@@ -165,19 +158,19 @@ TEST_CASE("safetensors corpus: the limits on tensors, dimensions and nesting") {
   SUBCASE("rank 64 is read, 65 is refused") {
     std::string shape = "[1";
     for (std::size_t i = 1; i < kMaxSafetensorsRank; ++i) shape += ",1";
-    write_bytes(path, with_length("{" + entry("t", shape + "]", 0, 4) + "}", "four"));
+    write_bytes(path, make_file("{" + entry("t", shape + "]", 0, 4) + "}", "four"));
     CHECK(read_error(path) == "no error");
-    write_bytes(path, with_length("{" + entry("t", shape + ",1]", 0, 4) + "}", "four"));
+    write_bytes(path, make_file("{" + entry("t", shape + ",1]", 0, 4) + "}", "four"));
     CHECK(read_error(path) == path.string() + ": tensor 't': shape has more than 64 dimensions");
   }
   SUBCASE("nesting deeper than 64 levels under an unknown key") {
     const std::string deep = std::string(65, '[') + std::string(65, ']');
-    write_bytes(path, with_length("{\"t\":{\"extra\":" + deep +
-                                  ",\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}}"));
+    write_bytes(path, make_file("{\"t\":{\"extra\":" + deep +
+                                ",\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}}"));
     CHECK(read_error(path) == path.string() + ": tensor 't': 'extra' nests deeper than 64 levels");
     const std::string shallow = std::string(64, '[') + std::string(64, ']');
-    write_bytes(path, with_length("{\"t\":{\"extra\":" + shallow +
-                                  ",\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}}"));
+    write_bytes(path, make_file("{\"t\":{\"extra\":" + shallow +
+                                ",\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}}"));
     CHECK(read_error(path) == "no error");
   }
 }
@@ -211,7 +204,7 @@ TEST_CASE("safetensors corpus: reading takes at most the file's size plus 64 MiB
       return text;
     }();
     while (header.size() + zeros.size() < room) header += zeros;
-    check("a 16 MiB list under an unknown key", with_length(header + "]}}"));
+    check("a 16 MiB list under an unknown key", make_file(header + "]}}"));
   }
   {
     // 100,000 valid tensors (the limit) with long names and rank-10 shapes.
@@ -223,16 +216,16 @@ TEST_CASE("safetensors corpus: reading takes at most the file's size plus 64 MiB
       header.append(R"(":{"dtype":"F32","shape":[1,1,1,1,1,1,1,1,1,1],"data_offsets":[)");
       header.append(std::to_string(offset)).append(",").append(std::to_string(offset + 4)).append("]}");
     }
-    CHECK(check("100,000 tensors", with_length(header + "}", std::string(offset, '\0'))) == "no error");
+    CHECK(check("100,000 tensors", make_file(header + "}", std::string(offset, '\0'))) == "no error");
   }
   {
     std::string header = R"({"__metadata__":{"config":")";
     header.append(room - 40, 'a');
-    check("a 16 MiB metadata value", with_length(header + "\"}}"));
+    check("a 16 MiB metadata value", make_file(header + "\"}}"));
   }
   {
     std::string header = R"({"t":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,64]}})";
-    check("a shape claiming 64 EiB", with_length(header, std::string(64, '\0')));
+    check("a shape claiming 64 EiB", make_file(header, std::string(64, '\0')));
     check("a header length of 2^64 - 1", std::string(8, '\xff') + "{}");
   }
   const fs::path corpus = testing::test_data_path("files/bad_checkpoints");

@@ -300,7 +300,7 @@ TEST_CASE("search.bayes.model chooses the model: gp by default, or tpe") {
 }
 
 TEST_CASE("bohb: the model sees the largest budget with d + 3 completed evaluations") {
-  const SearchSpace space = space_of(kSpace);  // d = 4: a budget needs 7 completed
+  const SearchSpace space = space_of(kSmoothSpace);  // d = 4: a budget needs 7 completed
   const std::size_t d = space.dimensions.size();
   BudgetHistory finished;
   CHECK(!bohb_model_budget(finished, d));
@@ -316,7 +316,7 @@ TEST_CASE("bohb: the model sees the largest budget with d + 3 completed evaluati
 }
 
 TEST_CASE("bohb: a third of a bracket is random search's trials, the rest one batch of the model's") {
-  const SearchSpace space = space_of(kSpace);
+  const SearchSpace space = space_of(kSmoothSpace);
   int random_count = 0;
   for (Index t = 1; t <= 3000; ++t) random_count += bohb_random_trial(7, t);
   CHECK(random_count > 900);
@@ -358,7 +358,7 @@ TEST_CASE("bohb: a third of a bracket is random search's trials, the rest one ba
 }
 
 TEST_CASE("bohb with gp and tpe: the model's trials beat random search's on the objective") {
-  const SearchSpace space = space_of(kSpace);
+  const SearchSpace space = space_of(kSmoothSpace);
   BudgetHistory finished;
   for (Index t = 1; t <= 20; ++t) {
     const Point p = random_point(space, 4, t);
