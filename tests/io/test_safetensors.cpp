@@ -16,11 +16,11 @@
 #include "support/temp_dir.hpp"
 
 using namespace dlrun;
-constexpr auto read_error = testing::safetensors_read_error;
 using testing::contains;
 using testing::le64;
 using testing::make_file;
 using testing::read_bytes;
+using testing::safetensors_read_error;
 using testing::TempDir;
 using testing::write_bytes;
 
@@ -261,14 +261,14 @@ TEST_CASE("safetensors: every malformed file is a DataError naming the file") {
   for (const Case& c : cases) {
     CAPTURE(c.what);
     write_bytes(path, c.bytes);
-    const std::string message = read_error(path);
+    const std::string message = safetensors_read_error(path);
     CHECK(message.starts_with(path.string() + ": "));
     CHECK_MESSAGE(contains(message, c.expected), message);
   }
 
   SUBCASE("a missing file and a folder") {
-    CHECK(contains(read_error(dir / "absent.safetensors"), "No such file or directory"));
-    CHECK(contains(read_error(dir.path()), "not a regular file"));
+    CHECK(contains(safetensors_read_error(dir / "absent.safetensors"), "No such file or directory"));
+    CHECK(contains(safetensors_read_error(dir.path()), "not a regular file"));
   }
 }
 
@@ -280,11 +280,11 @@ TEST_CASE("safetensors: a shape of a million nested lists is a DataError, not a 
   const auto path = dir / "deep.safetensors";
   write_bytes(path, make_file(R"({"t":{"dtype":"F32","shape":)" + std::string(depth, '[') +
                               std::string(depth, ']') + R"(,"data_offsets":[0,0]}})"));
-  CHECK(read_error(path) ==
+  CHECK(safetensors_read_error(path) ==
         path.string() + ": tensor 't': shape dimension 0 (a list) is not a non-negative integer");
   write_bytes(path,
               make_file(R"({"t":{"dtype":"F32","shape":[2,"two"],"data_offsets":[0,8]}})", floats({1, 2})));
-  CHECK(read_error(path) ==
+  CHECK(safetensors_read_error(path) ==
         path.string() + ": tensor 't': shape dimension 1 (\"two\") is not a non-negative integer");
 }
 
@@ -347,11 +347,11 @@ TEST_CASE("safetensors: fuzzed truncations and bit flips give a DataError or a v
       const std::string bytes = mutated(valid, variant, rng);
       write_bytes(path, bytes);
       if (bytes == valid) {
-        CHECK(read_error(path) == "no error");
+        CHECK(safetensors_read_error(path) == "no error");
         continue;
       }
       ++changed;
-      const std::string message = read_error(path);
+      const std::string message = safetensors_read_error(path);
       CHECK_MESSAGE(message.starts_with(path.string() + ": "), "variant " << variant << ": " << message);
     }
     CHECK(changed > 490);

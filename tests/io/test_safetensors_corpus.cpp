@@ -20,10 +20,10 @@
 #include "support/temp_dir.hpp"
 
 using namespace dlrun;
-constexpr auto read_error = testing::safetensors_read_error;
 using testing::le64;
 using testing::make_file;
 using testing::read_bytes;
+using testing::safetensors_read_error;
 using testing::TempDir;
 using testing::write_bytes;
 namespace fs = std::filesystem;
@@ -50,7 +50,7 @@ std::vector<CorpusFile> corpus_listing(const fs::path& folder) {
 // allocator keeps resident from earlier, as the resident size is not.
 std::pair<std::string, std::int64_t> read_with_peak_heap(const fs::path& path) {
   testing::start_counting_allocations();
-  std::string message = read_error(path);
+  std::string message = safetensors_read_error(path);
   testing::stop_counting_allocations();
   return {std::move(message), testing::peak_bytes_counted()};
 }
@@ -73,7 +73,7 @@ TEST_CASE("safetensors corpus: each malformed checkpoint is one DataError naming
       continue;
     }
     ++malformed;
-    const std::string message = read_error(path);
+    const std::string message = safetensors_read_error(path);
     CHECK(message.starts_with(path.string() + ": "));
     CHECK_MESSAGE(message.find(file.expected) != std::string::npos, message);
     CHECK(message.find('\n') == std::string::npos);
@@ -102,12 +102,12 @@ TEST_CASE("safetensors corpus: every truncated prefix of a valid checkpoint is r
   for (const fs::path& source :
        {testing::test_data_path("files/bad_checkpoints/valid.safetensors"), dir / "written.safetensors"}) {
     const std::string valid = read_bytes(source);
-    REQUIRE(read_error(source) == "no error");
+    REQUIRE(safetensors_read_error(source) == "no error");
     write_bytes(path, valid);
     // Cut from the end, one byte at a time: one truncate(2) per prefix, no rewriting.
     for (std::size_t size = valid.size(); size-- > 0;) {
       fs::resize_file(path, size);
-      const std::string message = read_error(path);
+      const std::string message = safetensors_read_error(path);
       if (!message.starts_with(path.string() + ": ") || message == "no error") {
         FAIL_CHECK("the prefix of " << size << " of " << valid.size() << " bytes of " << source.filename()
                                     << ": " << message);
@@ -132,7 +132,8 @@ TEST_CASE("safetensors corpus: the limits on tensors, dimensions and nesting") {
       header += (i ? "," : "") + entry("t" + std::to_string(i), "[0]", 0, 0);
     }
     write_bytes(path, make_file(header + "}"));
-    CHECK(read_error(path) == path.string() + ": more than 100000 tensors in the header (the limit)");
+    CHECK(safetensors_read_error(path) ==
+          path.string() + ": more than 100000 tensors in the header (the limit)");
   }
   SUBCASE("a million shape dimensions in all are read, one more is refused") {
     std::string rank64 = "[1";
@@ -149,7 +150,7 @@ TEST_CASE("safetensors corpus: the limits on tensors, dimensions and nesting") {
         offset += 4;
       }
       write_bytes(path, make_file(header + "}", std::string(offset, '\0')));
-      CHECK(read_error(path) ==
+      CHECK(safetensors_read_error(path) ==
             (one_more ? path.string() + ": tensor 'last': more than 1000000 shape dimensions in the "
                                         "header (the limit, all tensors together)"
                       : "no error"));
@@ -159,19 +160,20 @@ TEST_CASE("safetensors corpus: the limits on tensors, dimensions and nesting") {
     std::string shape = "[1";
     for (std::size_t i = 1; i < kMaxSafetensorsRank; ++i) shape += ",1";
     write_bytes(path, make_file("{" + entry("t", shape + "]", 0, 4) + "}", "four"));
-    CHECK(read_error(path) == "no error");
+    CHECK(safetensors_read_error(path) == "no error");
     write_bytes(path, make_file("{" + entry("t", shape + ",1]", 0, 4) + "}", "four"));
-    CHECK(read_error(path) == path.string() + ": tensor 't': shape has more than 64 dimensions");
+    CHECK(safetensors_read_error(path) == path.string() + ": tensor 't': shape has more than 64 dimensions");
   }
   SUBCASE("nesting deeper than 64 levels under an unknown key") {
     const std::string deep = std::string(65, '[') + std::string(65, ']');
     write_bytes(path, make_file("{\"t\":{\"extra\":" + deep +
                                 ",\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}}"));
-    CHECK(read_error(path) == path.string() + ": tensor 't': 'extra' nests deeper than 64 levels");
+    CHECK(safetensors_read_error(path) ==
+          path.string() + ": tensor 't': 'extra' nests deeper than 64 levels");
     const std::string shallow = std::string(64, '[') + std::string(64, ']');
     write_bytes(path, make_file("{\"t\":{\"extra\":" + shallow +
                                 ",\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}}"));
-    CHECK(read_error(path) == "no error");
+    CHECK(safetensors_read_error(path) == "no error");
   }
 }
 
