@@ -6,6 +6,14 @@
 
 namespace dlrun {
 
+Shape::Shape(std::span<const Index> dims) : rank_(static_cast<Index>(dims.size())) {
+  if (rank_ > kMaxRank) {
+    throw ShapeError("a shape of rank " + std::to_string(rank_) + " exceeds dlrun's limit of " +
+                     std::to_string(kMaxRank) + " dimensions");
+  }
+  std::copy(dims.begin(), dims.end(), dims_.begin());
+}
+
 Index Shape::operator[](Index axis) const {
   if (axis < 0 || axis >= rank()) {
     throw ShapeError("axis " + std::to_string(axis) + " out of range for shape " + to_string());
@@ -15,28 +23,45 @@ Index Shape::operator[](Index axis) const {
 
 Index Shape::element_count() const {
   Index count = 1;
-  for (const Index d : dims_) count *= d;
+  for (const Index d : dims()) count *= d;
   return count;
 }
 
 std::string Shape::to_string() const {
   std::string text = "[";
-  for (std::size_t i = 0; i < dims_.size(); ++i) {
+  for (Index i = 0; i < rank_; ++i) {
     if (i > 0) text += ", ";
-    text += std::to_string(dims_[i]);
+    text += std::to_string(dims_[static_cast<std::size_t>(i)]);
   }
   return text + "]";
 }
 
 Shape Shape::with_batch(Index n) const {
-  std::vector<Index> dims{n};
-  dims.insert(dims.end(), dims_.begin(), dims_.end());
-  return Shape(std::move(dims));
+  if (rank_ == kMaxRank)
+    throw ShapeError("cannot add a batch axis to " + to_string() + ": rank limit reached");
+  Shape shape;
+  shape.rank_ = rank_ + 1;
+  shape.dims_[0] = n;
+  std::copy_n(dims_.begin(), rank_, shape.dims_.begin() + 1);
+  return shape;
 }
 
 Shape Shape::without_batch() const {
-  if (dims_.empty()) throw ShapeError("cannot drop the batch axis of a rank-0 shape");
-  return Shape(std::vector<Index>(dims_.begin() + 1, dims_.end()));
+  if (rank_ == 0) throw ShapeError("cannot drop the batch axis of a rank-0 shape");
+  return Shape(dims().subspan(1));
+}
+
+Shape Shape::with_dim(Index axis, Index size) const {
+  if (axis < 0 || axis >= rank_) {
+    throw ShapeError("axis " + std::to_string(axis) + " out of range for shape " + to_string());
+  }
+  Shape shape = *this;
+  shape.dims_[static_cast<std::size_t>(axis)] = size;
+  return shape;
+}
+
+bool operator==(const Shape& a, const Shape& b) {
+  return std::ranges::equal(a.dims(), b.dims());
 }
 
 Tensor::Tensor(Shape shape, float fill_value)

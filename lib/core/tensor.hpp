@@ -3,6 +3,7 @@
 // so steady-state training does not allocate.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <initializer_list>
 #include <new>
@@ -15,25 +16,34 @@ namespace dlrun {
 using Index = std::int64_t;  // every count and size; never int
 
 // Dimensions, outermost first: (N, C, H, W) for images, (N, F) for features, (N, T, F) sequences.
+// Held inline (at most kMaxRank of them), so building, copying and comparing a Shape never
+// allocates: every layer builds its output Shape on every forward, and the training step must not
+// allocate after the first batch (tests/train/test_no_allocation.cpp).
 class Shape {
  public:
-  Shape() = default;
-  Shape(std::initializer_list<Index> dims) : dims_(dims) {}
-  explicit Shape(std::vector<Index> dims) : dims_(std::move(dims)) {}
+  static constexpr Index kMaxRank = 8;  // attention's head-major (3, N, heads, T, d) is the deepest
 
-  Index rank() const { return static_cast<Index>(dims_.size()); }
+  Shape() = default;
+  Shape(std::initializer_list<Index> dims) : Shape(std::span<const Index>(dims.begin(), dims.size())) {}
+  explicit Shape(std::span<const Index> dims);  // throws ShapeError above kMaxRank dimensions
+  explicit Shape(const std::vector<Index>& dims) : Shape(std::span<const Index>(dims)) {}
+
+  Index rank() const { return rank_; }
   Index operator[](Index axis) const;  // throws ShapeError when out of range
   Index element_count() const;         // product of dims; 1 for rank 0
-  const std::vector<Index>& dims() const { return dims_; }
+  std::span<const Index> dims() const { return {dims_.data(), static_cast<std::size_t>(rank_)}; }
   std::string to_string() const;  // "[8, 3, 32, 32]"
   // The same shape with a new outermost (batch) dimension in front.
   Shape with_batch(Index n) const;
   // The shape without its outermost dimension.
   Shape without_batch() const;
-  friend bool operator==(const Shape&, const Shape&) = default;
+  // The same shape with dimension `axis` set to `size`.
+  Shape with_dim(Index axis, Index size) const;
+  friend bool operator==(const Shape& a, const Shape& b);
 
  private:
-  std::vector<Index> dims_;
+  std::array<Index, kMaxRank> dims_{};  // entries at rank_ and beyond stay 0
+  Index rank_ = 0;
 };
 
 // Minimal allocator giving 64-byte aligned storage (cache lines, AVX-512 loads).

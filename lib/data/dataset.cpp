@@ -7,14 +7,9 @@
 namespace dlrun {
 namespace {
 
-// Resizes `batch` to (n, shape...) unless it already is; steady-state batches then allocate nothing
-// (Shape::with_batch builds a new dims vector, so it is only called when the shape changes).
+// Resizes `batch` to (n, shape...): no allocation once its storage has grown (Shape is inline).
 void resize_batch(Tensor& batch, Index n, const Shape& shape) {
-  const auto& dims = batch.shape().dims();
-  const auto& sample_dims = shape.dims();
-  const bool same = dims.size() == sample_dims.size() + 1 && dims[0] == n &&
-                    std::equal(sample_dims.begin(), sample_dims.end(), dims.begin() + 1);
-  if (!same) batch.resize(shape.with_batch(n));
+  batch.resize(shape.with_batch(n));
 }
 
 void require_row(const Dataset& dataset, Index row) {

@@ -231,6 +231,11 @@ NpyArray read_npy_array(const std::filesystem::path& path, std::string_view role
                "'; supported: '<f4', '<f8', '|u1', '<i4', '<i8' (little-endian)");
   }
   if (array.shape.empty()) throw fail("a 0-dimensional array; expected (N, ...) with one row per example");
+  if (array.shape.size() > static_cast<std::size_t>(Shape::kMaxRank)) {
+    // A batch of its rows has the file's rank, and a Shape holds at most kMaxRank dimensions.
+    throw fail("shape " + shape_text(array.shape) + " has " + std::to_string(array.shape.size()) +
+               " dimensions; dlrun supports at most " + std::to_string(Shape::kMaxRank));
+  }
   if (array.shape[0] == 0) throw fail("contains no examples (shape " + shape_text(array.shape) + ")");
   for (std::size_t d = 1; d < array.shape.size(); ++d) {
     if (array.shape[d] == 0) throw fail("shape " + shape_text(array.shape) + " has an empty dimension");

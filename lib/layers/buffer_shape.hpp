@@ -1,6 +1,6 @@
-// Sizing a layer's buffers per batch without allocating: a Shape is a heap vector, so building one
-// for every resize would allocate on every batch. These compare the dimensions first and build a
-// Shape only when they change (the first batch, a short last batch).
+// Sizing a layer's buffers per batch: a shorthand that compares the dimensions first and resizes
+// only when they change (the first batch, a short last batch). Neither path allocates once the
+// buffer has grown to its largest size (a Shape holds its dimensions inline).
 #pragma once
 
 #include <algorithm>

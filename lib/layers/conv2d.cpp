@@ -18,7 +18,7 @@ std::span<float> block(std::span<float> values, Index offset, Index count) {
 }
 
 // Grows a scratch buffer to at least `count` values, keeping its shape otherwise: callers use
-// sized sub-spans, and no Shape is built (allocated) per sample block.
+// sized sub-spans, so the buffer is not reshaped per sample block.
 void reserve(Tensor& buffer, Index count) {
   if (buffer.size() < count) buffer.resize(Shape{count});
 }

@@ -38,9 +38,7 @@ Shape Dense::output_shape(const Shape& input) const {
     throw ShapeError("layer '" + name_ + "' (dense): expects " + std::to_string(in_features_) +
                      " input features, got " + input.to_string());
   }
-  std::vector<Index> dims = input.dims();
-  dims.back() = spec_.units;
-  return Shape(std::move(dims));
+  return input.with_dim(input.rank() - 1, spec_.units);
 }
 
 void Dense::forward(const Tensor& input, Tensor& output, const ForwardContext& /*context*/) {

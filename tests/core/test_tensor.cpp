@@ -1,7 +1,10 @@
 #include <doctest/doctest.h>
 
+#include <vector>
+
 #include "core/errors.hpp"
 #include "core/tensor.hpp"
+#include "support/allocation_counter.hpp"
 
 using namespace dlrun;
 
@@ -14,6 +17,29 @@ TEST_CASE("shape: element count, rank, printing and batch axis") {
   CHECK(shape.without_batch() == Shape{3, 4});
   CHECK(Shape{3, 4}.with_batch(5) == Shape{5, 3, 4});
   CHECK_THROWS_AS(shape[3], ShapeError);
+  CHECK(shape.with_dim(2, 7) == Shape{2, 3, 7});
+  CHECK_THROWS_AS(shape.with_dim(3, 7), ShapeError);
+}
+
+TEST_CASE("shape: dimensions are held inline up to kMaxRank; more is a ShapeError, never an allocation") {
+  const std::vector<Index> eight(static_cast<std::size_t>(Shape::kMaxRank), 2);
+  const Shape deepest(eight);
+  CHECK(deepest.rank() == Shape::kMaxRank);
+  CHECK(deepest.element_count() == 256);
+  CHECK(deepest.without_batch().with_batch(2) == deepest);
+  CHECK_THROWS_AS(deepest.with_batch(2), ShapeError);
+  CHECK_THROWS_AS(Shape(std::vector<Index>(9, 1)), ShapeError);
+  // Equality looks at the rank as well as the dimensions it holds.
+  CHECK(Shape{2, 3} != Shape{2, 3, 0});
+  CHECK(Shape{} == Shape(std::vector<Index>{}));
+
+  testing::start_counting_allocations();
+  Shape built = deepest.without_batch().with_dim(0, 5).with_batch(4);
+  built = Shape{4, 5, 2, 2};
+  const Shape copy = built;
+  testing::stop_counting_allocations();
+  CHECK(copy == Shape{4, 5, 2, 2});
+  CHECK(testing::allocations_counted() == 0);
 }
 
 TEST_CASE("tensor: storage is aligned, resize keeps capacity, reshape checks counts") {

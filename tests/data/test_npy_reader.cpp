@@ -127,6 +127,19 @@ TEST_CASE("npy: malformed files give a DataError naming the file, with byte offs
     CHECK_THROWS_WITH_AS(read_npy(half, "", LabelKind::none), doctest::Contains("unsupported dtype '<f2'"),
                          DataError);
   }
+  SUBCASE("more dimensions than a Shape holds") {
+    const auto deep = dir.write(
+        "deep.npy",
+        npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 1, 1, 1, 1, 1, 1, 1), }",
+                  std::string(4, '\0')));
+    CHECK_THROWS_WITH_AS(
+        read_npy(deep, "", LabelKind::none),
+        (deep.string() +
+         ": NPY inputs file: shape (1, 1, 1, 1, 1, 1, 1, 1, 1) has 9 dimensions; dlrun supports "
+         "at most 8")
+            .c_str(),
+        DataError);
+  }
   SUBCASE("truncated data") {
     const auto file = dir.write("cut.npy", good.substr(0, good.size() - 4));
     CHECK_THROWS_WITH_AS(
