@@ -94,6 +94,7 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     parser.add_argument("--config", help="the dlrun config: Adam's lr and the recurrent layers' init come from it")
+    parser.add_argument("--seed", type=int, default=0, help="torch.manual_seed: initial weights and data order")
     args = parser.parse_args()
     lr, keras_init = 1e-3, False
     if args.config:
@@ -102,7 +103,7 @@ def main():
         lr = float(config.get("optimizer", {}).get("lr", lr))
         keras_init = any(layer.get("init") == "keras" for layer in config["model"]["layers"])
     torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
+    torch.manual_seed(args.seed)
 
     images = read_idx(f"{args.data}/train-images-idx3-ubyte.gz")
     labels = torch.from_numpy(read_idx(f"{args.data}/train-labels-idx1-ubyte.gz").astype(np.int64))
