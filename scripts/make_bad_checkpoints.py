@@ -155,7 +155,7 @@ def corpus():
         "shape dimension 0 (9223372036854775808) is not a non-negative integer"
     yield "shape-dimension-fraction", entry_changed("hidden.bias", shape=[8.0]), "shape dimension 0 (8.0)"
     yield "shape-dimension-list", entry_changed("hidden.bias", shape=[[8]]), "shape dimension 0 (a list)"
-    yield "shape-rank-65", entry_changed("out.bias", shape=[1] * 64 + [3]), "more than 64 dimensions"
+    yield "shape-rank-65", entry_changed("out.bias", shape=[1] * 64 + [3]), "more than 8 dimensions"
     # dtypes and byte counts that disagree.
     yield "dtype-lie-count", entry_changed("hidden.bias", shape=[9]), \
         "shape [9] of F32 (9 elements of 4 bytes) does not match its 32-byte data range"

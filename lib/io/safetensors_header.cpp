@@ -4,9 +4,12 @@
 #include <limits>
 
 #include "core/errors.hpp"
+#include "core/tensor.hpp"
 #include "io/json_cursor.hpp"
 
 namespace dlrun {
+
+static_assert(kMaxSafetensorsRank == static_cast<std::size_t>(Shape::kMaxRank));
 
 namespace fs = std::filesystem;
 
@@ -154,10 +157,6 @@ class HeaderParser {
       if (index == kMaxSafetensorsRank) {
         fail_in(entry, "shape has more than " + std::to_string(kMaxSafetensorsRank) + " dimensions");
       }
-      if (++dimensions_ > kMaxSafetensorsDimensions) {
-        fail_in(entry, "more than " + std::to_string(kMaxSafetensorsDimensions) +
-                           " shape dimensions in the header (the limit, all tensors together)");
-      }
       const JsonCursor::Scalar dim = json_.scalar();
       if (!dim.value || *dim.value > static_cast<std::uint64_t>(std::numeric_limits<Index>::max())) {
         fail_in(entry, "shape dimension " + std::to_string(index) + " (" + dim.describe() +
@@ -238,7 +237,6 @@ class HeaderParser {
 
   JsonCursor json_;
   std::uint64_t data_size_;
-  std::size_t dimensions_ = 0;  // in all shapes so far
   SafetensorsHeader header_;
 };
 

@@ -22,10 +22,9 @@ namespace dlrun {
 // with its config and history has a header of tens of KB.
 inline constexpr std::uint64_t kMaxSafetensorsHeaderBytes = 16 * 1024 * 1024;
 inline constexpr std::size_t kMaxSafetensorsTensors = 100'000;
-inline constexpr std::size_t kMaxSafetensorsRank = 64;
-// Dimensions of all tensors together: each costs 8 bytes parsed for 2 of text ("1,"), so this keeps a
-// header of rank-64 shapes from parsing into four times its size.
-inline constexpr std::size_t kMaxSafetensorsDimensions = 1'000'000;
+// A tensor becomes a Shape, which holds at most Shape::kMaxRank (8) dimensions inline. With the tensor
+// limit this also bounds the dimensions of all tensors together (800,000, 8 bytes each).
+inline constexpr std::size_t kMaxSafetensorsRank = 8;
 // Values under keys the format does not define (skipped, as the reference implementation does).
 inline constexpr std::size_t kMaxSafetensorsNesting = 64;
 
@@ -57,7 +56,7 @@ struct SafetensorsHeader {
 // Parses `text`, the header of `path` whose data area is `data_size` bytes. Checks the JSON syntax
 // (strict: UTF-8, no trailing text but whitespace), that the header is an object without duplicate
 // keys, the metadata an object of strings, and each tensor entry: a known dtype, a shape of at most
-// kMaxSafetensorsRank non-negative integers (kMaxSafetensorsDimensions in all), data_offsets [begin, end]
+// kMaxSafetensorsRank non-negative integers, data_offsets [begin, end]
 // with begin <= end <= data_size, and a byte count (computed without overflow) equal to end - begin. The
 // tensors' layout relative to each other (gaps, overlaps) is the caller's to check. Throws DataError naming
 // the field.

@@ -135,34 +135,13 @@ TEST_CASE("safetensors corpus: the limits on tensors, dimensions and nesting") {
     CHECK(safetensors_read_error(path) ==
           path.string() + ": more than 100000 tensors in the header (the limit)");
   }
-  SUBCASE("a million shape dimensions in all are read, one more is refused") {
-    std::string rank64 = "[1";
-    for (std::size_t i = 1; i < kMaxSafetensorsRank; ++i) rank64 += ",1";
-    rank64 += "]";
-    for (const bool one_more : {false, true}) {
-      std::string header = "{";
-      std::uint64_t offset = 0;
-      for (std::size_t i = 0; i < kMaxSafetensorsDimensions / kMaxSafetensorsRank; ++i, offset += 4) {
-        header += (i ? "," : "") + entry("t" + std::to_string(i), rank64, offset, offset + 4);
-      }
-      if (one_more) {
-        header += "," + entry("last", "[1]", offset, offset + 4);
-        offset += 4;
-      }
-      write_bytes(path, make_file(header + "}", std::string(offset, '\0')));
-      CHECK(safetensors_read_error(path) ==
-            (one_more ? path.string() + ": tensor 'last': more than 1000000 shape dimensions in the "
-                                        "header (the limit, all tensors together)"
-                      : "no error"));
-    }
-  }
-  SUBCASE("rank 64 is read, 65 is refused") {
+  SUBCASE("rank 8 is read, 9 is refused") {
     std::string shape = "[1";
     for (std::size_t i = 1; i < kMaxSafetensorsRank; ++i) shape += ",1";
     write_bytes(path, make_file("{" + entry("t", shape + "]", 0, 4) + "}", "four"));
     CHECK(safetensors_read_error(path) == "no error");
     write_bytes(path, make_file("{" + entry("t", shape + ",1]", 0, 4) + "}", "four"));
-    CHECK(safetensors_read_error(path) == path.string() + ": tensor 't': shape has more than 64 dimensions");
+    CHECK(safetensors_read_error(path) == path.string() + ": tensor 't': shape has more than 8 dimensions");
   }
   SUBCASE("nesting deeper than 64 levels under an unknown key") {
     const std::string deep = std::string(65, '[') + std::string(65, ']');
@@ -209,13 +188,13 @@ TEST_CASE("safetensors corpus: reading takes at most the file's size plus 64 MiB
     check("a 16 MiB list under an unknown key", make_file(header + "]}}"));
   }
   {
-    // 100,000 valid tensors (the limit) with long names and rank-10 shapes.
+    // 100,000 valid tensors (the limit) with long names and rank-8 shapes (the limit).
     std::string header = "{";
     std::uint64_t offset = 0;
     const std::string name(48, 'n');
     for (std::size_t i = 0; i < kMaxSafetensorsTensors; ++i, offset += 4) {
       header.append(i ? ",\"" : "\"").append(name).append(std::to_string(1000000 + i));
-      header.append(R"(":{"dtype":"F32","shape":[1,1,1,1,1,1,1,1,1,1],"data_offsets":[)");
+      header.append(R"(":{"dtype":"F32","shape":[1,1,1,1,1,1,1,1],"data_offsets":[)");
       header.append(std::to_string(offset)).append(",").append(std::to_string(offset + 4)).append("]}");
     }
     CHECK(check("100,000 tensors", make_file(header + "}", std::string(offset, '\0'))) == "no error");
