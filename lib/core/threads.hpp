@@ -1,5 +1,6 @@
 // A small persistent thread pool for data-parallel loops (im2col over a batch, pooling,
-// elementwise work). One process-wide pool, sized by --threads, like OpenBLAS's own.
+// elementwise work). One process-wide pool, sized by --threads, like OpenBLAS's own; run_tasks
+// gives each of its concurrent jobs a pool of its own.
 #pragma once
 
 #include <functional>
@@ -36,9 +37,11 @@ int thread_count();
 // share of them, or 1 inside a parallel loop.
 int running_threads();
 
-// Calls body(begin, end) over a partition of [0, count) into at most thread_count() contiguous
-// chunks, one per worker, and waits for all of them. Runs inline when count < min_chunk * 2 or
-// when only one thread is configured. Calls from inside a worker run inline (no nesting).
+// Calls body(begin, end) over a partition of [0, count) into min(thread_count(), count / min_chunk)
+// contiguous chunks and waits for all of them. The chunks follow thread_count() also inside a
+// run_tasks job, whose smaller pool runs several chunks per thread, so results do not depend on the
+// pool. Runs body(0, count) on the caller instead when that is one chunk, when the pool has one
+// thread, from inside a worker (no nesting), or when another thread is using the pool.
 // Exceptions thrown by body are rethrown in the caller (the first one).
 void parallel_for(Index count, RangeFunction body, Index min_chunk = 1);
 
