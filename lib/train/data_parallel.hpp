@@ -23,7 +23,6 @@ class DataParallel {
   DataParallel(Communicator& communicator, Model& model, const std::vector<ParameterRef>& trainable);
 
   bool active() const { return communicator_.distributed(); }
-  Communicator& communicator() { return communicator_; }
 
   // This rank's contiguous share of a global batch (all of it in a run of one process).
   std::span<const Index> share(std::span<const Index> rows) const;
