@@ -16,6 +16,28 @@
 
 using namespace dlrun;
 
+namespace {
+
+// A GEMM big enough to split over the threads (256 x 96 x 128, above the split threshold) of
+// matrices drawn with `seed`, run in each of two run_tasks jobs, gives the bits of one on the caller.
+void check_gemm_in_two_jobs_as_on_caller(std::uint64_t seed) {
+  const Index m = 256, n = 96, k = 128;
+  std::vector<float> a(static_cast<std::size_t>(m * k)), b(static_cast<std::size_t>(k * n));
+  Rng rng(seed);
+  rng.fill_normal(a, 0.0f, 1.0f);
+  rng.fill_normal(b, 0.0f, 1.0f);
+  std::vector<float> outside(static_cast<std::size_t>(m * n));
+  gemm(Transpose::no, Transpose::no, m, n, k, 1.0f, a, b, 0.0f, outside);
+  std::vector<std::vector<float>> inside(2, std::vector<float>(static_cast<std::size_t>(m * n)));
+  run_tasks(2, 2, [&](Index t) {
+    gemm(Transpose::no, Transpose::no, m, n, k, 1.0f, a, b, 0.0f, inside[static_cast<std::size_t>(t)]);
+  });
+  CHECK(inside[0] == outside);
+  CHECK(inside[1] == outside);
+}
+
+}  // namespace
+
 TEST_CASE("run_tasks: runs every index once on any number of jobs, and rethrows a task's error") {
   for (const int jobs : {1, 2, 5}) {
     std::vector<std::atomic<int>> runs(7);
@@ -32,19 +54,7 @@ TEST_CASE("run_tasks: runs every index once on any number of jobs, and rethrows 
 TEST_CASE("run_tasks: a split GEMM gives the same bits inside a task as on the caller") {
   const int before = thread_count();
   set_thread_count(2);
-  const Index m = 256, n = 96, k = 128;  // above the split threshold
-  std::vector<float> a(static_cast<std::size_t>(m * k)), b(static_cast<std::size_t>(k * n));
-  Rng rng(1);
-  rng.fill_normal(a, 0.0f, 1.0f);
-  rng.fill_normal(b, 0.0f, 1.0f);
-  std::vector<float> outside(static_cast<std::size_t>(m * n));
-  gemm(Transpose::no, Transpose::no, m, n, k, 1.0f, a, b, 0.0f, outside);
-  std::vector<std::vector<float>> inside(2, std::vector<float>(static_cast<std::size_t>(m * n)));
-  run_tasks(2, 2, [&](Index t) {
-    gemm(Transpose::no, Transpose::no, m, n, k, 1.0f, a, b, 0.0f, inside[static_cast<std::size_t>(t)]);
-  });
-  CHECK(inside[0] == outside);
-  CHECK(inside[1] == outside);
+  check_gemm_in_two_jobs_as_on_caller(1);
   set_thread_count(before);
 }
 
@@ -76,18 +86,6 @@ TEST_CASE("run_tasks: jobs divide the threads; a job's loops keep the splits of 
   CHECK(many == std::vector<int>{1, 1, 1, 1});
   CHECK(running_threads() == 4);
   // A GEMM inside a 2-thread job gives the bits of one on the 4-thread pool.
-  const Index m = 256, n = 96, k = 128;
-  std::vector<float> a(static_cast<std::size_t>(m * k)), b(static_cast<std::size_t>(k * n));
-  Rng rng(3);
-  rng.fill_normal(a, 0.0f, 1.0f);
-  rng.fill_normal(b, 0.0f, 1.0f);
-  std::vector<float> outside(static_cast<std::size_t>(m * n));
-  gemm(Transpose::no, Transpose::no, m, n, k, 1.0f, a, b, 0.0f, outside);
-  std::vector<std::vector<float>> inside(2, std::vector<float>(static_cast<std::size_t>(m * n)));
-  run_tasks(2, 2, [&](Index t) {
-    gemm(Transpose::no, Transpose::no, m, n, k, 1.0f, a, b, 0.0f, inside[static_cast<std::size_t>(t)]);
-  });
-  CHECK(inside[0] == outside);
-  CHECK(inside[1] == outside);
+  check_gemm_in_two_jobs_as_on_caller(3);
   set_thread_count(before);
 }
