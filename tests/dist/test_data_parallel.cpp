@@ -20,13 +20,7 @@ namespace {
 // A small MLP without dropout (each rank draws its own masks); 61 rows leave 46 for training, so a
 // batch of 5 ends with a batch of one: one rank computes it, the other has no rows.
 std::string data_parallel_config(const fs::path& csv, const std::string& extra) {
-  return "seed: 11\n"
-         "data:\n"
-         "  train: {format: csv, path: " +
-         csv.string() +
-         ", label: label}\n"
-         "  validation: {split: 0.25}\n"
-         "  normalize: standard\n"
+  return "seed: 11\n" + tiny_csv_data(csv) +
          "model:\n"
          "  layers:\n"
          "    - {type: dense, name: hidden, units: 8, activation: relu, l2: 0.001}\n"

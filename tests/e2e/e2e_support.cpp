@@ -1,7 +1,6 @@
 #include "e2e/e2e_support.hpp"
 
 #include <algorithm>
-
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -62,14 +61,17 @@ std::vector<std::vector<double>> parse_raw_csv(const std::string& text) {
   return rows;
 }
 
-std::string tiny_csv_config(const std::filesystem::path& csv, const std::string& extra) {
-  return "seed: 5\n"
-         "data:\n"
+std::string tiny_csv_data(const std::filesystem::path& csv) {
+  return "data:\n"
          "  train: {format: csv, path: " +
          csv.string() +
          ", label: label}\n"
          "  validation: {split: 0.25}\n"
-         "  normalize: standard\n"
+         "  normalize: standard\n";
+}
+
+std::string tiny_csv_config(const std::filesystem::path& csv, const std::string& extra) {
+  return "seed: 5\n" + tiny_csv_data(csv) +
          "model:\n"
          "  layers:\n"
          "    - {type: dense, name: hidden, units: 8, activation: relu}\n"

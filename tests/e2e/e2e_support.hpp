@@ -20,6 +20,9 @@ std::vector<std::string> csv_rows_without_column(const std::filesystem::path& pa
                                                  const std::string& column);
 // `predict --raw` CSV (index,y0,y1,...) -> one row of values per example.
 std::vector<std::vector<double>> parse_raw_csv(const std::string& text);
+// The `data:` section of tiny_csv_config: the CSV's `label` column, a 25% validation split, features
+// standardised.
+std::string tiny_csv_data(const std::filesystem::path& csv);
 // A config for a small MLP on a CSV file, with extra YAML appended at top level.
 std::string tiny_csv_config(const std::filesystem::path& csv, const std::string& extra = "");
 // A grid search over tiny_csv_config's model: 8 points (lr x hidden units x optimizer type).
