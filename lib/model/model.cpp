@@ -13,6 +13,16 @@ std::string layer_context(const LayerConfig& config) {
   return "layer '" + config.name + "' (" + config.type + ")";
 }
 
+// A layer's ShapeError as a ConfigError at the layer's config line. Layers name themselves
+// ("layer 'conv1' (conv2d): ..."), so `context` (which names the layer too) is prepended only to
+// messages that do not: the layer is named once.
+[[noreturn]] void throw_shape_error(const LayerConfig& config, const std::string& context,
+                                    const ShapeError& error) {
+  const std::string message = error.what();
+  if (message.starts_with("layer '" + config.name + "'")) throw ConfigError(config.where, message);
+  throw ConfigError(config.where, context + ": " + message);
+}
+
 // The activation function a config entry ends with, or "".
 std::string activation_function_of(const LayerConfig& config) {
   if (config.type == "activation") {
@@ -71,7 +81,7 @@ Model Model::build(const std::vector<LayerConfig>& layers, const Shape& input_sh
     try {
       layer = registry.build(config.type, config.type_where, options, build_context);
     } catch (const ShapeError& error) {
-      throw ConfigError(config.where, context + ": " + error.what());
+      throw_shape_error(config, context, error);
     }
     // On a layer without weights (dropout, pooling, batch norm, ...) they would silently do nothing.
     for (const char* key : {"l1", "l2", "max_norm"}) {
@@ -85,8 +95,8 @@ Model Model::build(const std::vector<LayerConfig>& layers, const Shape& input_sh
     try {
       output = layer->output_shape(shape);
     } catch (const ShapeError& error) {
-      throw ConfigError(config.where, context + ": input " + shape.without_batch().to_string() +
-                                          " does not fit: " + error.what());
+      throw_shape_error(config, context + ": input " + shape.without_batch().to_string() + " does not fit",
+                        error);
     }
     ModelLayer entry{
         config.name,      config.type, config.type == "activation" ? activation_function_of(config) : "",

@@ -224,20 +224,37 @@ TEST_CASE("model: unknown options and activations are ConfigErrors at line:col w
 }
 
 TEST_CASE("model: shape errors name the layer and its line") {
+  // Each names its layer once ("layer 'c1' (conv2d): layer 'c1' ..." repeated it) and starts with
+  // the layer's line.
+  const auto count = [](const std::string& text, const std::string& part) {
+    int found = 0;
+    for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + part.size())) ++found;
+    return found;
+  };
   const std::string pool =
       build_error("    - {type: dense, units: 3}\n    - {type: maxpool2d, pool: 2}\n", Shape{4});
-  CHECK(contains(pool, "model.yaml:6:"));
+  CHECK(pool.starts_with("model.yaml:6:"));
   CHECK(contains(pool, "layer 'maxpool2d_1' (maxpool2d)"));
+  CHECK(count(pool, "layer 'maxpool2d_1'") == 1);
 
   const std::string conv =
       build_error("    - {type: conv2d, name: c1, filters: 2, kernel: 5}\n", Shape{1, 3, 3});
-  CHECK(contains(conv, "model.yaml:5:"));
+  CHECK(conv.starts_with("model.yaml:5:"));
   CHECK(contains(conv, "layer 'c1' (conv2d)"));
+  CHECK(count(conv, "layer 'c1'") == 1);
 
   // dense needs (N, F) or (N, T, F): an image must be flattened first.
   const std::string dense = build_error("    - {type: dense, name: fc1, units: 3}\n", Shape{1, 4, 4});
-  CHECK(contains(dense, "model.yaml:5:"));
+  CHECK(dense.starts_with("model.yaml:5:"));
   CHECK(contains(dense, "layer 'fc1' (dense)"));
+  CHECK(count(dense, "layer 'fc1'") == 1);
+
+  // A conv2d after a dense layer (an input without H and W), on the config's second layer line.
+  const std::string after_dense = build_error(
+      "    - {type: dense, name: fc1, units: 2}\n    - {type: conv2d, name: conv2, filters: 2, kernel: 1}\n",
+      Shape{4});
+  CHECK(after_dense.starts_with("model.yaml:6:"));
+  CHECK(count(after_dense, "layer 'conv2'") == 1);
 }
 
 TEST_CASE("model: parameters are named '<layer>.<param>' in layer order, buffers are not trainable") {
