@@ -69,8 +69,7 @@ DataSource parse_source(Node& node, const std::string& context, const std::files
       source.target_column = options.string("target", "");
       source.window = options.required_integer("window");
       options.require_at_least("window", static_cast<double>(source.window), 1);
-      source.horizon = options.integer("horizon", 1);
-      options.require_at_least("horizon", static_cast<double>(source.horizon), 1);
+      source.horizon = options.integer_at_least("horizon", 1, 1);
     }
     source.header = options.boolean("header", true);
     const std::string delimiter = options.string("delimiter", ",");
@@ -169,8 +168,7 @@ DataConfig parse_data(Node& node, const std::filesystem::path& base_dir) {
               "handle_unknown"});
   Options options(node, "data");
   DataConfig config;
-  config.scale = options.number("scale", 1.0);
-  options.require_positive("scale", config.scale);
+  config.scale = options.positive_number("scale", 1.0);
   config.normalize = options.choice("normalize", "none", {"none", "standard", "minmax"});
   config.as_sequence = options.boolean("as_sequence", false);
   config.target = options.choice("target", "labels", {"labels", "inputs"});

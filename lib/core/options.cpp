@@ -137,6 +137,30 @@ void Options::require_in(std::string_view key, double value, double low, double 
   }
 }
 
+double Options::positive_number(std::string_view key, double fallback) {
+  const double value = number(key, fallback);
+  require_positive(key, value);
+  return value;
+}
+
+double Options::number_at_least(std::string_view key, double fallback, double minimum) {
+  const double value = number(key, fallback);
+  require_at_least(key, value, minimum);
+  return value;
+}
+
+Index Options::integer_at_least(std::string_view key, Index fallback, Index minimum) {
+  const Index value = integer(key, fallback);
+  require_at_least(key, static_cast<double>(value), static_cast<double>(minimum));
+  return value;
+}
+
+double Options::number_in(std::string_view key, double fallback, double low, double high, bool high_open) {
+  const double value = number(key, fallback);
+  require_in(key, value, low, high, high_open);
+  return value;
+}
+
 void Options::finish(const std::vector<std::string>& known) const {
   if (!node_.is_map()) return;
   for (const auto& entry : node_.entries()) {

@@ -41,6 +41,12 @@ class Options {
   void require_positive(std::string_view key, double value);                  // > 0
   void require_at_least(std::string_view key, double value, double minimum);  // >= minimum
   void require_in(std::string_view key, double value, double low, double high, bool high_open = true);
+
+  // A read and its range check in one: number() or integer(), then the require_ above.
+  double positive_number(std::string_view key, double fallback);
+  double number_at_least(std::string_view key, double fallback, double minimum);
+  Index integer_at_least(std::string_view key, Index fallback, Index minimum);
+  double number_in(std::string_view key, double fallback, double low, double high, bool high_open = true);
   [[noreturn]] void fail(std::string_view key, std::string_view message) const;
 
   // Throws for the first key that no getter read (with a did-you-mean among `known`):

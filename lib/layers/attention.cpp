@@ -266,8 +266,7 @@ std::unique_ptr<Layer> make_multi_head_attention(Options& options, const LayerBu
   spec.heads = options.required_integer("heads");
   options.require_at_least("heads", static_cast<double>(spec.heads), 1.0);
   spec.causal = options.boolean("causal", spec.causal);
-  spec.dropout = options.number("dropout", spec.dropout);
-  options.require_in("dropout", spec.dropout, 0.0, 1.0);
+  spec.dropout = options.number_in("dropout", spec.dropout, 0.0, 1.0);
   spec.bias = options.boolean("bias", spec.bias);
   const Shape& input = context.input_shape;
   if (input.rank() != 3) {

@@ -249,10 +249,8 @@ void BatchNorm::backward_with(const Tensor& input, const Tensor& output, const T
 
 std::unique_ptr<Layer> make_batchnorm(Options& options, const LayerBuildContext& context) {
   BatchNormSpec spec;
-  spec.momentum = options.number("momentum", spec.momentum);
-  options.require_in("momentum", spec.momentum, 0.0, 1.0, /*high_open=*/false);
-  spec.eps = options.number("eps", spec.eps);
-  options.require_positive("eps", spec.eps);
+  spec.momentum = options.number_in("momentum", spec.momentum, 0.0, 1.0, /*high_open=*/false);
+  spec.eps = options.positive_number("eps", spec.eps);
   spec.affine = options.boolean("affine", spec.affine);
   const Shape& input = context.input_shape;
   Index features = 0;

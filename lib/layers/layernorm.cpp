@@ -160,8 +160,7 @@ void LayerNorm::backward(const Tensor& input, const Tensor& /*output*/, const Te
 
 std::unique_ptr<Layer> make_layernorm(Options& options, const LayerBuildContext& context) {
   LayerNormSpec spec;
-  spec.eps = options.number("eps", spec.eps);
-  options.require_positive("eps", spec.eps);
+  spec.eps = options.positive_number("eps", spec.eps);
   spec.affine = options.boolean("affine", spec.affine);
   const Shape& input = context.input_shape;
   if (input.rank() != 2 && input.rank() != 3) {

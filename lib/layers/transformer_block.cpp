@@ -208,16 +208,13 @@ std::unique_ptr<Layer> make_transformer_block(Options& options, const LayerBuild
     options.fail("heads", "must divide d_model (the input's " + std::to_string(d_model) + " features), got " +
                               std::to_string(spec.heads));
   }
-  spec.ff = options.integer("ff", 4 * d_model);
-  options.require_at_least("ff", static_cast<double>(spec.ff), 1.0);
-  spec.dropout = options.number("dropout", spec.dropout);
-  options.require_in("dropout", spec.dropout, 0.0, 1.0);
+  spec.ff = options.integer_at_least("ff", 4 * d_model, 1);
+  spec.dropout = options.number_in("dropout", spec.dropout, 0.0, 1.0);
   const std::string activation = options.choice("activation", "relu", {"relu", "gelu"});
   spec.activation = activation == "gelu" ? ActivationFunction::gelu : ActivationFunction::relu;
   spec.norm_first = options.boolean("norm_first", spec.norm_first);
   spec.causal = options.boolean("causal", spec.causal);
-  spec.eps = options.number("eps", spec.eps);
-  options.require_positive("eps", spec.eps);
+  spec.eps = options.positive_number("eps", spec.eps);
   require(context.rng != nullptr, "make_transformer_block: LayerBuildContext.rng is null");
   return std::make_unique<TransformerBlock>(context.name, d_model, spec, *context.rng);
 }

@@ -60,12 +60,9 @@ Model Model::build(const std::vector<LayerConfig>& layers, const Shape& input_sh
     const std::string context = layer_context(config);
     Options options(config.options, context);
     LayerRegularization regularization;
-    regularization.l1 = options.number("l1", 0.0);
-    options.require_at_least("l1", regularization.l1, 0.0);
-    regularization.l2 = options.number("l2", 0.0);
-    options.require_at_least("l2", regularization.l2, 0.0);
-    regularization.max_norm = options.number("max_norm", 0.0);
-    options.require_at_least("max_norm", regularization.max_norm, 0.0);
+    regularization.l1 = options.number_at_least("l1", 0.0, 0.0);
+    regularization.l2 = options.number_at_least("l2", 0.0, 0.0);
+    regularization.max_norm = options.number_at_least("max_norm", 0.0, 0.0);
 
     // The shorthand activation reads its own options (negative_slope, alpha) before the layer's
     // factory checks for unknown keys.

@@ -32,14 +32,10 @@ void Adadelta::update(std::size_t index, std::span<float> value, std::span<const
 
 AdadeltaSpec read_adadelta_spec(Options& options) {
   AdadeltaSpec spec;
-  spec.lr = options.number("lr", spec.lr);
-  options.require_positive("lr", spec.lr);
-  spec.rho = options.number("rho", spec.rho);
-  options.require_in("rho", spec.rho, 0.0, 1.0, /*high_open=*/false);
-  spec.eps = options.number("eps", spec.eps);
-  options.require_positive("eps", spec.eps);
-  spec.weight_decay = options.number("weight_decay", spec.weight_decay);
-  options.require_at_least("weight_decay", spec.weight_decay, 0.0);
+  spec.lr = options.positive_number("lr", spec.lr);
+  spec.rho = options.number_in("rho", spec.rho, 0.0, 1.0, /*high_open=*/false);
+  spec.eps = options.positive_number("eps", spec.eps);
+  spec.weight_decay = options.number_at_least("weight_decay", spec.weight_decay, 0.0);
   return spec;
 }
 

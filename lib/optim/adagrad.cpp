@@ -26,17 +26,13 @@ void Adagrad::update(std::size_t index, std::span<float> value, std::span<const 
 
 AdagradSpec read_adagrad_spec(Options& options) {
   AdagradSpec spec;
-  spec.lr = options.number("lr", spec.lr);
-  options.require_positive("lr", spec.lr);
-  spec.lr_decay = options.number("lr_decay", spec.lr_decay);
-  options.require_at_least("lr_decay", spec.lr_decay, 0.0);
-  spec.weight_decay = options.number("weight_decay", spec.weight_decay);
-  options.require_at_least("weight_decay", spec.weight_decay, 0.0);
+  spec.lr = options.positive_number("lr", spec.lr);
+  spec.lr_decay = options.number_at_least("lr_decay", spec.lr_decay, 0.0);
+  spec.weight_decay = options.number_at_least("weight_decay", spec.weight_decay, 0.0);
   spec.initial_accumulator_value =
       options.number("initial_accumulator_value", spec.initial_accumulator_value);
   options.require_at_least("initial_accumulator_value", spec.initial_accumulator_value, 0.0);
-  spec.eps = options.number("eps", spec.eps);
-  options.require_positive("eps", spec.eps);
+  spec.eps = options.positive_number("eps", spec.eps);
   return spec;
 }
 

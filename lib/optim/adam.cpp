@@ -99,13 +99,10 @@ AdamSpec read_adam_spec(Options& options, bool decoupled) {
   AdamSpec spec;
   spec.decoupled = decoupled;
   if (decoupled) spec.weight_decay = 1e-2;
-  spec.lr = options.number("lr", spec.lr);
-  options.require_positive("lr", spec.lr);
+  spec.lr = options.positive_number("lr", spec.lr);
   read_betas(options, spec.beta1, spec.beta2);
-  spec.eps = options.number("eps", spec.eps);
-  options.require_positive("eps", spec.eps);
-  spec.weight_decay = options.number("weight_decay", spec.weight_decay);
-  options.require_at_least("weight_decay", spec.weight_decay, 0.0);
+  spec.eps = options.positive_number("eps", spec.eps);
+  spec.weight_decay = options.number_at_least("weight_decay", spec.weight_decay, 0.0);
   spec.amsgrad = options.boolean("amsgrad", spec.amsgrad);
   return spec;
 }

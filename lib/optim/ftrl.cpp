@@ -40,8 +40,7 @@ void Ftrl::update(std::size_t index, std::span<float> value, std::span<const flo
 
 FtrlSpec read_ftrl_spec(Options& options) {
   FtrlSpec spec;
-  spec.lr = options.number("lr", spec.lr);
-  options.require_positive("lr", spec.lr);
+  spec.lr = options.positive_number("lr", spec.lr);
   spec.learning_rate_power = options.number("learning_rate_power", spec.learning_rate_power);
   if (!(spec.learning_rate_power <= 0.0)) {
     options.fail("learning_rate_power", "must be <= 0, got " + format_number(spec.learning_rate_power));

@@ -256,18 +256,12 @@ void Lbfgs::set_state_scalars(const std::map<std::string, double>& scalars) {
 
 LbfgsSpec read_lbfgs_spec(Options& options) {
   LbfgsSpec spec;
-  spec.lr = options.number("lr", spec.lr);
-  options.require_positive("lr", spec.lr);
-  spec.max_iter = options.integer("max_iter", spec.max_iter);
-  options.require_at_least("max_iter", static_cast<double>(spec.max_iter), 1);
-  spec.max_eval = options.integer("max_eval", spec.max_iter * 5 / 4);
-  options.require_at_least("max_eval", static_cast<double>(spec.max_eval), 1);
-  spec.tolerance_grad = options.number("tolerance_grad", spec.tolerance_grad);
-  options.require_at_least("tolerance_grad", spec.tolerance_grad, 0.0);
-  spec.tolerance_change = options.number("tolerance_change", spec.tolerance_change);
-  options.require_at_least("tolerance_change", spec.tolerance_change, 0.0);
-  spec.history_size = options.integer("history_size", spec.history_size);
-  options.require_at_least("history_size", static_cast<double>(spec.history_size), 1);
+  spec.lr = options.positive_number("lr", spec.lr);
+  spec.max_iter = options.integer_at_least("max_iter", spec.max_iter, 1);
+  spec.max_eval = options.integer_at_least("max_eval", spec.max_iter * 5 / 4, 1);
+  spec.tolerance_grad = options.number_at_least("tolerance_grad", spec.tolerance_grad, 0.0);
+  spec.tolerance_change = options.number_at_least("tolerance_change", spec.tolerance_change, 0.0);
+  spec.history_size = options.integer_at_least("history_size", spec.history_size, 1);
   spec.strong_wolfe = options.choice("line_search", "none", {"none", "strong_wolfe"}) == "strong_wolfe";
   return spec;
 }

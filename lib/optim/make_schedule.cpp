@@ -123,17 +123,12 @@ std::unique_ptr<Schedule> make_reduce_on_plateau(Options& options, const MainCon
   if (!(spec.factor > 0.0 && spec.factor < 1.0)) {
     options.fail("factor", "must be in (0, 1), got " + format_number(spec.factor));
   }
-  spec.patience = options.integer("patience", spec.patience);
-  options.require_at_least("patience", static_cast<double>(spec.patience), 0);
-  spec.threshold = options.number("threshold", spec.threshold);
-  options.require_at_least("threshold", spec.threshold, 0.0);
+  spec.patience = options.integer_at_least("patience", spec.patience, 0);
+  spec.threshold = options.number_at_least("threshold", spec.threshold, 0.0);
   spec.relative = options.choice("threshold_mode", "rel", {"rel", "abs"}) == "rel";
-  spec.cooldown = options.integer("cooldown", spec.cooldown);
-  options.require_at_least("cooldown", static_cast<double>(spec.cooldown), 0);
-  spec.min_lr = options.number("min_lr", spec.min_lr);
-  options.require_at_least("min_lr", spec.min_lr, 0.0);
-  spec.eps = options.number("eps", spec.eps);
-  options.require_at_least("eps", spec.eps, 0.0);
+  spec.cooldown = options.integer_at_least("cooldown", spec.cooldown, 0);
+  spec.min_lr = options.number_at_least("min_lr", spec.min_lr, 0.0);
+  spec.eps = options.number_at_least("eps", spec.eps, 0.0);
   return std::make_unique<ReduceOnPlateauSchedule>(context.base_learning_rate, std::move(spec));
 }
 
@@ -173,10 +168,8 @@ std::unique_ptr<Schedule> make_schedule(const std::string& type, const Location&
   }
 
   WarmupSpec warmup;
-  warmup.epochs = options.integer("warmup_epochs", 0);
-  options.require_at_least("warmup_epochs", static_cast<double>(warmup.epochs), 0);
-  warmup.steps = options.integer("warmup_steps", 0);
-  options.require_at_least("warmup_steps", static_cast<double>(warmup.steps), 0);
+  warmup.epochs = options.integer_at_least("warmup_epochs", 0, 0);
+  warmup.steps = options.integer_at_least("warmup_steps", 0, 0);
   warmup.steps_per_epoch = context.steps_per_epoch;
   const bool has_warmup = warmup.epochs > 0 || warmup.steps > 0;
   if (warmup.epochs > 0 && warmup.steps > 0)
@@ -190,8 +183,8 @@ std::unique_ptr<Schedule> make_schedule(const std::string& type, const Location&
   }
   if (has_warmup) {
     const auto length = static_cast<double>(warmup.epochs + warmup.steps);
-    warmup.start_factor = options.number("warmup_start_factor", 1.0 / (length + 1.0));
-    options.require_in("warmup_start_factor", warmup.start_factor, 0.0, 1.0, /*high_open=*/false);
+    warmup.start_factor =
+        options.number_in("warmup_start_factor", 1.0 / (length + 1.0), 0.0, 1.0, /*high_open=*/false);
     if (warmup.start_factor == 0.0) options.fail("warmup_start_factor", "must be > 0, got 0");
   } else if (options.has("warmup_start_factor")) {
     options.fail("warmup_start_factor", "needs warmup_epochs or warmup_steps");

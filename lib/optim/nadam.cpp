@@ -61,15 +61,11 @@ void Nadam::set_extra_scalars(const std::map<std::string, double>& scalars) {
 
 NadamSpec read_nadam_spec(Options& options) {
   NadamSpec spec;
-  spec.lr = options.number("lr", spec.lr);
-  options.require_positive("lr", spec.lr);
+  spec.lr = options.positive_number("lr", spec.lr);
   read_betas(options, spec.beta1, spec.beta2);
-  spec.eps = options.number("eps", spec.eps);
-  options.require_positive("eps", spec.eps);
-  spec.weight_decay = options.number("weight_decay", spec.weight_decay);
-  options.require_at_least("weight_decay", spec.weight_decay, 0.0);
-  spec.momentum_decay = options.number("momentum_decay", spec.momentum_decay);
-  options.require_at_least("momentum_decay", spec.momentum_decay, 0.0);
+  spec.eps = options.positive_number("eps", spec.eps);
+  spec.weight_decay = options.number_at_least("weight_decay", spec.weight_decay, 0.0);
+  spec.momentum_decay = options.number_at_least("momentum_decay", spec.momentum_decay, 0.0);
   return spec;
 }
 

@@ -43,16 +43,11 @@ void Rmsprop::update(std::size_t index, std::span<float> value, std::span<const 
 
 RmspropSpec read_rmsprop_spec(Options& options) {
   RmspropSpec spec;
-  spec.lr = options.number("lr", spec.lr);
-  options.require_positive("lr", spec.lr);
-  spec.alpha = options.number("alpha", spec.alpha);
-  options.require_in("alpha", spec.alpha, 0.0, 1.0, /*high_open=*/false);
-  spec.eps = options.number("eps", spec.eps);
-  options.require_positive("eps", spec.eps);
-  spec.weight_decay = options.number("weight_decay", spec.weight_decay);
-  options.require_at_least("weight_decay", spec.weight_decay, 0.0);
-  spec.momentum = options.number("momentum", spec.momentum);
-  options.require_at_least("momentum", spec.momentum, 0.0);
+  spec.lr = options.positive_number("lr", spec.lr);
+  spec.alpha = options.number_in("alpha", spec.alpha, 0.0, 1.0, /*high_open=*/false);
+  spec.eps = options.positive_number("eps", spec.eps);
+  spec.weight_decay = options.number_at_least("weight_decay", spec.weight_decay, 0.0);
+  spec.momentum = options.number_at_least("momentum", spec.momentum, 0.0);
   spec.centered = options.boolean("centered", spec.centered);
   return spec;
 }

@@ -30,18 +30,14 @@ void Sgd::update(std::size_t index, std::span<float> value, std::span<const floa
 
 SgdSpec read_sgd_spec(Options& options) {
   SgdSpec spec;
-  spec.lr = options.number("lr", spec.lr);
-  options.require_positive("lr", spec.lr);
-  spec.momentum = options.number("momentum", spec.momentum);
-  options.require_at_least("momentum", spec.momentum, 0.0);
-  spec.dampening = options.number("dampening", spec.dampening);
-  options.require_at_least("dampening", spec.dampening, 0.0);
+  spec.lr = options.positive_number("lr", spec.lr);
+  spec.momentum = options.number_at_least("momentum", spec.momentum, 0.0);
+  spec.dampening = options.number_at_least("dampening", spec.dampening, 0.0);
   spec.nesterov = options.boolean("nesterov", spec.nesterov);
   if (spec.nesterov && (spec.momentum <= 0.0 || spec.dampening != 0.0)) {
     options.fail("nesterov", "Nesterov momentum requires momentum > 0 and dampening 0");
   }
-  spec.weight_decay = options.number("weight_decay", spec.weight_decay);
-  options.require_at_least("weight_decay", spec.weight_decay, 0.0);
+  spec.weight_decay = options.number_at_least("weight_decay", spec.weight_decay, 0.0);
   return spec;
 }
 
