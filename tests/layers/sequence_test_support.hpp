@@ -38,4 +38,16 @@ inline void check_sequence_case(Layer& layer, const nlohmann::json& c, double to
   }
 }
 
+// Every case of the fixture tests/data/<fixture_path>: a `type` layer built from the case's options
+// (parameters drawn from Rng(1), then replaced by the fixture's), checked by check_sequence_case.
+inline void check_sequence_fixture(const std::string& type, const std::string& fixture_path) {
+  const auto fixture = load_fixture(fixture_path);
+  for (const auto& c : fixture.at("cases")) {
+    const Tensor input = tensor_from_json(c.at("input"));
+    Rng rng(1);
+    auto layer = build_layer(type, c.at("options"), input.shape(), rng);
+    check_sequence_case(*layer, c);
+  }
+}
+
 }  // namespace dlrun::testing

@@ -54,13 +54,7 @@ TEST_CASE("multi_head_attention: PyTorch's parameter names, shapes and init") {
 
 TEST_CASE(
     "multi_head_attention: forward and backward match PyTorch's nn.MultiheadAttention (causal mask too)") {
-  const auto fixture = testing::load_fixture("fixtures/layers/attention.json");
-  for (const auto& c : fixture.at("cases")) {
-    const Tensor input = testing::tensor_from_json(c.at("input"));
-    Rng rng(1);
-    auto layer = testing::build_layer("multi_head_attention", c.at("options"), input.shape(), rng);
-    testing::check_sequence_case(*layer, c);
-  }
+  testing::check_sequence_fixture("multi_head_attention", "fixtures/layers/attention.json");
 }
 
 TEST_CASE("multi_head_attention: gradients match finite differences, with and without the causal mask") {

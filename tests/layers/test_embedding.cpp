@@ -44,13 +44,7 @@ TEST_CASE(
 }
 
 TEST_CASE("embedding: forward and backward match PyTorch's nn.Embedding (repeated ids, padding_idx)") {
-  const auto fixture = testing::load_fixture("fixtures/layers/embedding.json");
-  for (const auto& c : fixture.at("cases")) {
-    const Tensor input = testing::tensor_from_json(c.at("input"));
-    Rng rng(1);
-    auto layer = testing::build_layer("embedding", c.at("options"), input.shape(), rng);
-    testing::check_sequence_case(*layer, c);
-  }
+  testing::check_sequence_fixture("embedding", "fixtures/layers/embedding.json");
 }
 
 TEST_CASE("embedding: the weight gradient matches finite differences; the padding row gets none") {

@@ -34,13 +34,7 @@ TEST_CASE("layernorm: each row has mean 0 and variance 1 before the affine map; 
 }
 
 TEST_CASE("layernorm: forward and backward match PyTorch's nn.LayerNorm") {
-  const auto fixture = testing::load_fixture("fixtures/layers/layernorm.json");
-  for (const auto& c : fixture.at("cases")) {
-    const Tensor input = testing::tensor_from_json(c.at("input"));
-    Rng rng(1);
-    auto layer = testing::build_layer("layernorm", c.at("options"), input.shape(), rng);
-    testing::check_sequence_case(*layer, c);
-  }
+  testing::check_sequence_fixture("layernorm", "fixtures/layers/layernorm.json");
 }
 
 TEST_CASE("layernorm: gradients match finite differences, with and without the affine map") {

@@ -13,13 +13,7 @@ using testing::contains;
 using testing::message_of;
 
 TEST_CASE("positional_embedding: adds the first T rows of its table, as x + weight[:T] in PyTorch") {
-  const auto fixture = testing::load_fixture("fixtures/layers/positional_embedding.json");
-  for (const auto& c : fixture.at("cases")) {
-    const Tensor input = testing::tensor_from_json(c.at("input"));
-    Rng rng(1);
-    auto layer = testing::build_layer("positional_embedding", c.at("options"), input.shape(), rng);
-    testing::check_sequence_case(*layer, c);
-  }
+  testing::check_sequence_fixture("positional_embedding", "fixtures/layers/positional_embedding.json");
 }
 
 TEST_CASE("positional_embedding: N(0, 0.02) init; gradients match finite differences; T <= max_length") {

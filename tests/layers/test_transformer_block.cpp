@@ -58,13 +58,7 @@ TEST_CASE("transformer_block: the parameters of PyTorch's TransformerEncoderLaye
 
 TEST_CASE(
     "transformer_block: forward and backward match nn.TransformerEncoderLayer (pre/post norm, relu/gelu)") {
-  const auto fixture = testing::load_fixture("fixtures/layers/transformer_block.json");
-  for (const auto& c : fixture.at("cases")) {
-    const Tensor input = testing::tensor_from_json(c.at("input"));
-    Rng rng(1);
-    auto layer = testing::build_layer("transformer_block", c.at("options"), input.shape(), rng);
-    testing::check_sequence_case(*layer, c);
-  }
+  testing::check_sequence_fixture("transformer_block", "fixtures/layers/transformer_block.json");
 }
 
 TEST_CASE("transformer_block: gradients match finite differences, pre- and post-norm, causal or not") {
