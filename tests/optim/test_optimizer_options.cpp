@@ -59,8 +59,10 @@ TEST_CASE("optimizer options: torch's defaults (sgd's lr defaults to 0.01)") {
   const Node node = options_node({{"max_iter", 8}});
   Options lbfgs_options(node, "optimizer");
   CHECK(read_lbfgs_spec(lbfgs_options).max_eval == 10);
-  // A null options node (`optimizer: sgd`) is all defaults.
-  Options none(Node(), "optimizer");
+  // A null options node (`optimizer: sgd`) is all defaults. Options keeps a reference to its node,
+  // so the node must outlive it (a temporary Node() here was read after its lifetime: ASan).
+  const Node null_node;
+  Options none(null_node, "optimizer");
   CHECK(make_optimizer("sgd", {}, none, {{"w", &weight}})->learning_rate() == 0.01);
 }
 
