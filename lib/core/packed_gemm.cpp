@@ -1,0 +1,308 @@
+#include "core/packed_gemm.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+
+// GCC on x86-64: the kernel is compiled for AVX-512F by the pragma below whatever the build's -march,
+// and runs only where the CPU has it (packed_gemm_available).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define DLRUN_PACKED_GEMM 1
+#include <immintrin.h>
+#else
+#define DLRUN_PACKED_GEMM 0
+#endif
+
+namespace dlrun {
+
+bool packed_gemm_available() {
+#if DLRUN_PACKED_GEMM
+  static const bool supported = __builtin_cpu_supports("avx512f");
+  return supported;
+#else
+  return false;
+#endif
+}
+
+#if DLRUN_PACKED_GEMM
+#pragma GCC push_options
+#pragma GCC target("avx512f,fma")
+// GCC 12's AVX-512 intrinsics start from _mm512_undefined_ps(), a self-initialised variable that
+// -Wmaybe-uninitialized reports inside the header (GCC bug 105593, fixed in GCC 13).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace {
+
+constexpr int kLanes = 16;
+constexpr int kRows = 8;     // rows of the register tile
+constexpr int kVectors = 3;  // vectors of 16 columns in the register tile: 8 x 3 = 24 accumulators
+constexpr Index kPanelColumns = kVectors * kLanes;
+// An A panel (8 x 256 floats, 8 KB) stays in L1 while the micro-kernel streams the packed B block
+// (256 x 1008 floats, 1 MB) from L2 (2 MB per core here), one 48-column panel after another.
+constexpr Index kDepth = 256;
+constexpr Index kBlockColumns = 21 * kPanelColumns;
+constexpr Index kBlockRows = 192;
+
+// 64-byte aligned floats that only grow: after the first call of the largest shape, none allocates.
+class PackBuffer {
+ public:
+  float* reserve(Index count) {
+    if (count > capacity_) {
+      storage_.reset(new float[static_cast<std::size_t>(count) + 16]);
+      const auto address = reinterpret_cast<std::uintptr_t>(storage_.get());
+      data_ = reinterpret_cast<float*>((address + 63) & ~std::uintptr_t{63});
+      capacity_ = count;
+    }
+    return data_;
+  }
+
+ private:
+  std::unique_ptr<float[]> storage_;
+  float* data_ = nullptr;
+  Index capacity_ = 0;
+};
+
+__mmask16 first_lanes(Index count) {
+  return static_cast<__mmask16>((1u << static_cast<unsigned>(std::min<Index>(count, kLanes))) - 1u);
+}
+
+Index vectors_for(Index columns) {
+  return (columns + kLanes - 1) / kLanes;
+}
+
+// rows[q] becomes what was column q of the 16 x 16 block rows[0..15].
+[[gnu::always_inline]] inline void transpose16(__m512 rows[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(rows[2 * i], rows[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(rows[2 * i], rows[2 * i + 1]);
+  }
+  __m512 u[16];
+  for (int i = 0; i < 4; ++i) {
+    const __m512d t0 = _mm512_castps_pd(t[4 * i]), t1 = _mm512_castps_pd(t[4 * i + 1]);
+    const __m512d t2 = _mm512_castps_pd(t[4 * i + 2]), t3 = _mm512_castps_pd(t[4 * i + 3]);
+    u[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2));
+    u[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2));
+    u[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3));
+    u[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3));
+  }
+  // u[4g + j] holds column j (mod 4) of rows 4g..4g+3, per 128-bit lane l (columns 4l + j).
+  for (int j = 0; j < 4; ++j) {
+    t[j] = _mm512_shuffle_f32x4(u[j], u[4 + j], 0x88);      // lanes 0, 2 of rows 0-3, then 4-7
+    t[4 + j] = _mm512_shuffle_f32x4(u[j], u[4 + j], 0xdd);  // lanes 1, 3
+    t[8 + j] = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0x88);
+    t[12 + j] = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0xdd);
+  }
+  for (int j = 0; j < 4; ++j) {
+    rows[j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0x88);            // lane 0: columns 0-3
+    rows[4 + j] = _mm512_shuffle_f32x4(t[4 + j], t[12 + j], 0x88);   // lane 1: columns 4-7
+    rows[8 + j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0xdd);        // lane 2
+    rows[12 + j] = _mm512_shuffle_f32x4(t[4 + j], t[12 + j], 0xdd);  // lane 3
+  }
+}
+
+// One panel of B: columns [0, width) of op(B) over depth [0, depth), stored depth-major with a row of
+// vectors_for(width) * 16 floats per depth step, zero beyond width. `b` points at op(B)(0, 0).
+void pack_b_panel(bool transposed, Index depth, Index width, const float* b, Index ldb, float* panel) {
+  const Index vectors = vectors_for(width);
+  const Index stride = vectors * kLanes;
+  if (!transposed) {  // op(B)(p, j) = b[p * ldb + j]: rows copied
+    for (Index p = 0; p < depth; ++p) {
+      for (Index v = 0; v < vectors; ++v) {
+        const __m512 x = _mm512_maskz_loadu_ps(first_lanes(width - v * kLanes), b + p * ldb + v * kLanes);
+        _mm512_store_ps(panel + p * stride + v * kLanes, x);
+      }
+    }
+    return;
+  }
+  // op(B)(p, j) = b[j * ldb + p]: 16 x 16 blocks transposed in registers.
+  for (Index v = 0; v < vectors; ++v) {
+    const Index columns = std::min<Index>(kLanes, width - v * kLanes);
+    for (Index p0 = 0; p0 < depth; p0 += kLanes) {
+      const Index steps = std::min<Index>(kLanes, depth - p0);
+      const __mmask16 mask = first_lanes(steps);
+      __m512 block[16];
+      for (Index t = 0; t < kLanes; ++t) {
+        block[t] =
+            t < columns ? _mm512_maskz_loadu_ps(mask, b + (v * kLanes + t) * ldb + p0) : _mm512_setzero_ps();
+      }
+      transpose16(block);
+      for (Index q = 0; q < steps; ++q) _mm512_store_ps(panel + (p0 + q) * stride + v * kLanes, block[q]);
+    }
+  }
+}
+
+// One panel of A: rows [0, rows) of op(A) over depth [0, depth), stored depth-major, `rows` floats
+// per depth step. `a` points at op(A)(0, 0).
+void pack_a_panel(bool transposed, Index depth, Index rows, const float* a, Index lda, float* panel) {
+  if (transposed) {  // op(A)(i, p) = a[p * lda + i]: the rows of a depth step are contiguous
+    const __mmask16 mask = first_lanes(rows);
+    for (Index p = 0; p < depth; ++p) {
+      _mm512_mask_storeu_ps(panel + p * rows, mask, _mm512_maskz_loadu_ps(mask, a + p * lda));
+    }
+    return;
+  }
+  // op(A)(i, p) = a[i * lda + p]: 16 depth steps of the rows at once, transposed in registers.
+  Index p0 = 0;
+  if (rows == kRows) {
+    for (; p0 + kLanes <= depth; p0 += kLanes) {
+      __m512 block[16];
+      for (int r = 0; r < kRows; ++r) block[r] = _mm512_loadu_ps(a + r * lda + p0);
+      for (int r = kRows; r < kLanes; ++r) block[r] = _mm512_setzero_ps();
+      transpose16(block);
+      for (int q = 0; q < kLanes; ++q) {
+        _mm256_storeu_ps(panel + (p0 + q) * kRows, _mm512_castps512_ps256(block[q]));
+      }
+    }
+  }
+  for (Index r = 0; r < rows; ++r) {
+    for (Index p = p0; p < depth; ++p) panel[p * rows + r] = a[r * lda + p];
+  }
+}
+
+// C tile (Rows, up to Vectors * 16 columns; `last` masks the last vector) = alpha * A panel B panel
+// + beta * C tile, C not read when beta == 0.
+template <int Rows, int Vectors>
+void micro_tile(Index depth, const float* a, const float* b, float alpha, float beta, float* c, Index ldc,
+                __mmask16 last) {
+  __m512 sum[Rows][Vectors];
+#pragma GCC unroll 8
+  for (int r = 0; r < Rows; ++r) {
+#pragma GCC unroll 3
+    for (int v = 0; v < Vectors; ++v) sum[r][v] = _mm512_setzero_ps();
+  }
+  for (Index p = 0; p < depth; ++p) {
+    __m512 x[Vectors];
+#pragma GCC unroll 3
+    for (int v = 0; v < Vectors; ++v) x[v] = _mm512_load_ps(b + v * kLanes);
+#pragma GCC unroll 8
+    for (int r = 0; r < Rows; ++r) {
+      const __m512 w = _mm512_set1_ps(a[r]);
+#pragma GCC unroll 3
+      for (int v = 0; v < Vectors; ++v) sum[r][v] = _mm512_fmadd_ps(w, x[v], sum[r][v]);
+    }
+    a += Rows;
+    b += Vectors * kLanes;
+  }
+  const __m512 alpha_v = _mm512_set1_ps(alpha);
+  const __m512 beta_v = _mm512_set1_ps(beta);
+#pragma GCC unroll 8
+  for (int r = 0; r < Rows; ++r) {
+#pragma GCC unroll 3
+    for (int v = 0; v < Vectors; ++v) {
+      const __mmask16 mask = v + 1 == Vectors ? last : __mmask16{0xFFFF};
+      float* out = c + r * ldc + v * kLanes;
+      __m512 result = _mm512_mul_ps(alpha_v, sum[r][v]);
+      if (beta != 0.0f) result = _mm512_fmadd_ps(beta_v, _mm512_maskz_loadu_ps(mask, out), result);
+      _mm512_mask_storeu_ps(out, mask, result);
+    }
+  }
+}
+
+using MicroTile = void (*)(Index, const float*, const float*, float, float, float*, Index, __mmask16);
+
+template <int Rows>
+MicroTile micro_tile_for_vectors(Index vectors) {
+  switch (vectors) {
+    case 1:
+      return &micro_tile<Rows, 1>;
+    case 2:
+      return &micro_tile<Rows, 2>;
+    default:
+      return &micro_tile<Rows, 3>;
+  }
+}
+
+MicroTile micro_tile_for(Index rows, Index vectors) {
+  switch (rows) {
+    case 1:
+      return micro_tile_for_vectors<1>(vectors);
+    case 2:
+      return micro_tile_for_vectors<2>(vectors);
+    case 3:
+      return micro_tile_for_vectors<3>(vectors);
+    case 4:
+      return micro_tile_for_vectors<4>(vectors);
+    case 5:
+      return micro_tile_for_vectors<5>(vectors);
+    case 6:
+      return micro_tile_for_vectors<6>(vectors);
+    case 7:
+      return micro_tile_for_vectors<7>(vectors);
+    default:
+      return micro_tile_for_vectors<8>(vectors);
+  }
+}
+
+// C = beta * C (k == 0 or alpha == 0: no products to add).
+void scale(Index m, Index n, float beta, float* c, Index ldc) {
+  for (Index i = 0; i < m; ++i) {
+    float* row = c + i * ldc;
+    for (Index j = 0; j < n; ++j) row[j] = beta == 0.0f ? 0.0f : beta * row[j];
+  }
+}
+
+}  // namespace
+
+void packed_gemm(bool transpose_a, bool transpose_b, Index m, Index n, Index k, float alpha, const float* a,
+                 Index lda, const float* b, Index ldb, float beta, float* c, Index ldc) {
+  if (!packed_gemm_available()) throw std::logic_error("packed_gemm: this CPU has no AVX-512F");
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0 || alpha == 0.0f) {
+    scale(m, n, beta, c, ldc);
+    return;
+  }
+  thread_local PackBuffer packed_a_storage, packed_b_storage;
+  // op(A)(i, p) and op(B)(p, j) as stored.
+  auto a_at = [&](Index i, Index p) { return transpose_a ? a + p * lda + i : a + i * lda + p; };
+  auto b_at = [&](Index p, Index j) { return transpose_b ? b + j * ldb + p : b + p * ldb + j; };
+  const Index block_columns = std::min(n, kBlockColumns);
+  const Index block_rows = std::min(m, kBlockRows);
+  const Index depth_max = std::min(k, kDepth);
+  float* packed_b = packed_b_storage.reserve(depth_max * vectors_for(block_columns) * kLanes);
+  float* packed_a = packed_a_storage.reserve(depth_max * ((block_rows + kRows - 1) / kRows) * kRows);
+  for (Index jc = 0; jc < n; jc += kBlockColumns) {
+    const Index nc = std::min(kBlockColumns, n - jc);
+    for (Index pc = 0; pc < k; pc += kDepth) {
+      const Index kc = std::min(kDepth, k - pc);
+      // The first depth block applies beta; later ones add to what it wrote.
+      const float block_beta = pc == 0 ? beta : 1.0f;
+      for (Index jr = 0; jr < nc; jr += kPanelColumns) {
+        pack_b_panel(transpose_b, kc, std::min(kPanelColumns, nc - jr), b_at(pc, jc + jr), ldb,
+                     packed_b + jr * kc);
+      }
+      for (Index ic = 0; ic < m; ic += kBlockRows) {
+        const Index mc = std::min(kBlockRows, m - ic);
+        for (Index ir = 0; ir < mc; ir += kRows) {
+          pack_a_panel(transpose_a, kc, std::min<Index>(kRows, mc - ir), a_at(ic + ir, pc), lda,
+                       packed_a + ir * kc);
+        }
+        for (Index ir = 0; ir < mc; ir += kRows) {
+          const Index rows = std::min<Index>(kRows, mc - ir);
+          for (Index jr = 0; jr < nc; jr += kPanelColumns) {
+            const Index columns = std::min(kPanelColumns, nc - jr);
+            const Index vectors = vectors_for(columns);
+            micro_tile_for(rows, vectors)(kc, packed_a + ir * kc, packed_b + jr * kc, alpha, block_beta,
+                                          c + (ic + ir) * ldc + jc + jr, ldc,
+                                          first_lanes(columns - (vectors - 1) * kLanes));
+          }
+        }
+      }
+    }
+  }
+}
+
+#pragma GCC diagnostic pop
+#pragma GCC pop_options
+#else
+
+void packed_gemm(bool, bool, Index, Index, Index, float, const float*, Index, const float*, Index, float,
+                 float*, Index) {
+  throw std::logic_error("packed_gemm: not built for this compiler or architecture");
+}
+
+#endif
+
+}  // namespace dlrun
