@@ -1,8 +1,12 @@
 // dlrun_gemm_bench: the GEMM figures behind docs/performance.md, printed as one JSON object.
-//   dlrun_gemm_bench peak [--threads N]    sgemm GFLOP/s at large square sizes: the roofline that
-//                                          scripts/bench divides each model's FLOP rate by
+//   dlrun_gemm_bench peak [--threads N]    sgemm GFLOP/s at large square sizes (OpenBLAS, tile_gemm,
+//                                          the packed kernel): the roofline that scripts/bench
+//                                          divides each model's FLOP rate by
 //   dlrun_gemm_bench shapes                the batch-64 GEMMs of the benchmark models on two
-//                                          cores, run four ways (dense_figures, conv_figures)
+//                                          cores, run four ways through OpenBLAS (dense_figures,
+//                                          conv_figures)
+//   dlrun_gemm_bench kernels [--threads N] gemm() through OpenBLAS against dlrun's packed AVX-512
+//                                          kernel: the models' batch-64 GEMMs and 512-2048 squares
 // Built on request only (cmake --build build --target dlrun_gemm_bench; scripts/bench does it).
 // Times are the fastest of several repetitions: the machine is shared, and the fastest run is
 // the one least disturbed by other processes.
@@ -16,6 +20,7 @@
 #include <vector>
 
 #include "core/blas.hpp"
+#include "core/packed_gemm.hpp"
 #include "core/random.hpp"
 #include "core/threads.hpp"
 #include "core/tile_gemm.hpp"
@@ -102,16 +107,23 @@ std::string rate(const char* name, double flops, const Timing& timing) {
          ", \"gflops_per_cpu_second\": " + json_number(flops / timing.cpu / 1e9) + "}";
 }
 
+// OpenBLAS (one thread, split over dlrun's threads, its own threads), tile_gemm and, where the CPU
+// has AVX-512F, dlrun's packed kernel (one thread, split over dlrun's threads). The roofline,
+// sgemm_peak_gflops, is the fastest of them all.
 void peak(int threads) {
   Rng rng(1);
+  const GemmKernel chosen = gemm_kernel();
+  const bool packed = packed_gemm_available();
   std::string out = "{\"threads\": " + std::to_string(threads) + ", \"sizes\": [";
   double best_openblas = 0.0;
+  double best_packed = 0.0;
   double best_tile = 0.0;
   double best_core = 0.0;  // one thread, per CPU second
   bool first = true;
   for (Index size : {512, 1024, 2048}) {
     const Gemm g{Transpose::no, Transpose::no, size, size, size};
     Operands ops(g, rng);
+    set_gemm_kernel(GemmKernel::openblas);
     configure(1, 1);
     const Timing one = time_calls([&] { ops.run(g); }, 0.2, 3);
     configure(threads, 1);
@@ -131,10 +143,26 @@ void peak(int threads) {
     out += std::string(first ? "" : ", ") + "{\"size\": " + std::to_string(size) + ", " +
            rate("openblas_1_thread", g.flops(), one) + ", " +
            rate("openblas_split_by_dlrun", g.flops(), split) + ", " +
-           rate("openblas_own_threads", g.flops(), blas) + ", " + rate("tile_gemm", g.flops(), tile) + "}";
+           rate("openblas_own_threads", g.flops(), blas) + ", " + rate("tile_gemm", g.flops(), tile);
+    if (packed) {
+      set_gemm_kernel(GemmKernel::packed);
+      configure(1, 1);
+      const Timing packed_one = time_calls([&] { ops.run(g); }, 0.2, 3);
+      configure(threads, 1);
+      const Timing packed_split = time_calls([&] { ops.run(g); }, 0.2, 3);
+      best_packed = std::max(best_packed, g.flops() / packed_split.wall / 1e9);
+      best_core = std::max(best_core, g.flops() / packed_one.cpu / 1e9);
+      out += ", " + rate("packed_1_thread", g.flops(), packed_one) + ", " +
+             rate("packed_split_by_dlrun", g.flops(), packed_split);
+    }
+    out += "}";
     first = false;
   }
-  out += "], \"sgemm_peak_gflops\": " + json_number(best_openblas) +
+  set_gemm_kernel(chosen);
+  out += "], \"gemm_kernel\": \"" + blas_core_name() +
+         "\", \"sgemm_peak_gflops\": " + json_number(std::max(best_openblas, best_packed)) +
+         ", \"openblas_peak_gflops\": " + json_number(best_openblas) +
+         (packed ? ", \"packed_gemm_peak_gflops\": " + json_number(best_packed) : std::string()) +
          ", \"tile_gemm_peak_gflops\": " + json_number(best_tile) +
          ", \"one_core_gflops_per_cpu_second\": " + json_number(best_core) + "}";
   std::puts(out.c_str());
@@ -245,6 +273,7 @@ std::string conv_figures(const ConvLayer& layer, Rng& rng) {
 }
 
 void shapes() {
+  set_gemm_kernel(GemmKernel::openblas);  // these figures compare ways of running OpenBLAS
   Rng rng(2);
   const DenseLayer dense[] = {
       {"quickstart fc1", 64, 784, 256}, {"quickstart fc2", 64, 256, 128}, {"seed_cnn fc1", 64, 5408, 128},
@@ -265,6 +294,70 @@ void shapes() {
   std::puts(out.c_str());
 }
 
+// gemm() on `threads` of dlrun's threads through each kernel, per shape: what routing gemm() to the
+// packed kernel gains (or loses) on the products the models make.
+void kernels(int threads) {
+  if (!packed_gemm_available()) {
+    std::puts("{\"packed\": \"unavailable: this CPU has no AVX-512F\"}");
+    return;
+  }
+  struct Named {
+    const char* name;
+    Gemm gemm;
+  };
+  const Transpose N = Transpose::no, T = Transpose::yes;
+  // Dense (batch 64, in -> out): forward X W^T (N, T), input gradient dY W (N, N), weight gradient
+  // dY^T X (T, N). Convolutions: per block of samples (conv2d.cpp's forward_block, backward_block).
+  const Named shapes[] = {
+      {"quickstart fc1 forward", {N, T, 64, 256, 784}},
+      {"quickstart fc1 weight grad", {T, N, 256, 784, 64}},
+      {"quickstart fc2 forward", {N, T, 64, 128, 256}},
+      {"quickstart fc2 input grad", {N, N, 64, 256, 128}},
+      {"quickstart fc2 weight grad", {T, N, 128, 256, 64}},
+      {"quickstart out forward", {N, T, 64, 10, 128}},
+      {"quickstart out input grad", {N, N, 64, 128, 10}},
+      {"quickstart out weight grad", {T, N, 10, 128, 64}},
+      {"seed_cnn fc1 forward", {N, T, 64, 128, 5408}},
+      {"seed_cnn fc1 weight grad", {T, N, 128, 5408, 64}},
+      {"lenet5 f5 forward", {N, T, 64, 120, 400}},
+      {"lenet5 f5 input grad", {N, N, 64, 400, 120}},
+      {"lenet5 f5 weight grad", {T, N, 120, 400, 64}},
+      {"lenet5 f6 forward", {N, T, 64, 84, 120}},
+      {"lenet5 f6 weight grad", {T, N, 84, 120, 64}},
+      {"lenet5 c3 forward (6 samples)", {N, N, 16, 600, 150}},
+      {"lenet5 c3 weight grad", {N, T, 16, 150, 600}},
+      {"lenet5 c3 input grad", {T, N, 150, 600, 16}},
+      {"fmnist_cnn_bn conv2 forward (3 samples)", {N, N, 64, 588, 288}},
+      {"fmnist_cnn_bn conv2 weight grad", {N, T, 64, 288, 588}},
+      {"fmnist_cnn_bn conv2 input grad", {T, N, 288, 588, 64}},
+      {"square 512", {N, N, 512, 512, 512}},
+      {"square 1024", {N, N, 1024, 1024, 1024}},
+      {"square 2048", {N, N, 2048, 2048, 2048}},
+  };
+  Rng rng(3);
+  configure(threads, 1);
+  std::string out = "{\"threads\": " + std::to_string(threads) + ", \"shapes\": [";
+  bool first = true;
+  for (const Named& shape : shapes) {
+    Operands ops(shape.gemm, rng);
+    const double seconds = shape.gemm.m * shape.gemm.n * shape.gemm.k > 1e8 ? 0.3 : 0.05;
+    set_gemm_kernel(GemmKernel::openblas);
+    const Timing openblas = time_calls([&] { ops.run(shape.gemm); }, seconds, 5);
+    set_gemm_kernel(GemmKernel::packed);
+    const Timing packed = time_calls([&] { ops.run(shape.gemm); }, seconds, 5);
+    out += std::string(first ? "" : ",\n  ") + "{\"shape\": \"" + shape.name +
+           "\", \"m\": " + std::to_string(shape.gemm.m) + ", \"n\": " + std::to_string(shape.gemm.n) +
+           ", \"k\": " + std::to_string(shape.gemm.k) +
+           ", \"us_openblas\": " + json_number(openblas.wall * 1e6) +
+           ", \"us_packed\": " + json_number(packed.wall * 1e6) + ", " +
+           rate("openblas", shape.gemm.flops(), openblas) + ", " +
+           rate("packed", shape.gemm.flops(), packed) + "}";
+    first = false;
+  }
+  out += "]}";
+  std::puts(out.c_str());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -277,8 +370,10 @@ int main(int argc, char** argv) {
     peak(threads);
   } else if (mode == "shapes") {
     shapes();
+  } else if (mode == "kernels") {
+    kernels(threads);
   } else {
-    std::fprintf(stderr, "usage: dlrun_gemm_bench peak [--threads N] | shapes\n");
+    std::fprintf(stderr, "usage: dlrun_gemm_bench peak [--threads N] | shapes | kernels [--threads N]\n");
     return 2;
   }
   return 0;

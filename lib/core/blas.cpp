@@ -2,10 +2,15 @@
 
 #include <cblas.h>
 
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
 #include <limits>
+#include <stdexcept>
 #include <string>
 
 #include "core/errors.hpp"
+#include "core/packed_gemm.hpp"
 #include "core/threads.hpp"
 
 namespace dlrun {
@@ -25,9 +30,24 @@ void require_span_size(std::size_t have, Index need, const char* what) {
   }
 }
 
-// One cblas call on a sub-problem; leading dimensions are those of the full matrices.
+GemmKernel default_gemm_kernel() {
+  const char* forced = std::getenv("DLRUN_GEMM");
+  if (forced != nullptr && std::strcmp(forced, "openblas") == 0) return GemmKernel::openblas;
+  return packed_gemm_available() ? GemmKernel::packed : GemmKernel::openblas;
+}
+
+std::atomic<GemmKernel>& selected_kernel() {
+  static std::atomic<GemmKernel> kernel{default_gemm_kernel()};
+  return kernel;
+}
+
+// One single-threaded call on a sub-problem; leading dimensions are those of the full matrices.
 void sgemm_block(bool ta, bool tb, Index m, Index n, Index k, float alpha, const float* a, Index lda,
                  const float* b, Index ldb, float beta, float* c, Index ldc) {
+  if (selected_kernel().load(std::memory_order_relaxed) == GemmKernel::packed) {
+    packed_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, to_blas_int(m),
               to_blas_int(n), to_blas_int(k), alpha, a, to_blas_int(lda), b, to_blas_int(ldb), beta, c,
               to_blas_int(ldc));
@@ -50,16 +70,17 @@ void gemm(Transpose transpose_a, Transpose transpose_b, Index m, Index n, Index 
   const Index lda = ta ? m : k;  // leading dimensions as stored
   const Index ldb = tb ? k : n;
   // dlrun's own pool splits large GEMMs (OpenBLAS itself stays single-threaded, see threads.cpp):
-  // by rows of C when there are enough, else by columns. Each block is an independent cblas call on
-  // sub-matrices addressed through the full leading dimensions, so the results do not depend on
-  // the split except through OpenBLAS's own blocking of each call.
+  // by rows of C when there are enough, else by columns. Each block is an independent
+  // single-threaded call on sub-matrices addressed through the full leading dimensions. The packed
+  // kernel sums every C value alike in any block, so its results do not depend on the split at
+  // all; OpenBLAS's do, through its own blocking of each call.
   if (m * n * k < kParallelMultiplyAdds || thread_count() == 1) {
     sgemm_block(ta, tb, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, c.data(), n);
     return;
   }
   // The blocks depend only on the sizes and thread_count(), not on how many threads run them: a
   // GEMM called where parallel_for runs inline (a cv fold or search trial under run_tasks) does
-  // the same cblas calls, and so gives the same bits, as one split over the pool.
+  // the same calls, and so gives the same bits, as one split over the pool.
   const bool by_rows = m >= n;
   const Index extent = by_rows ? m : n;
   const Index blocks = std::min<Index>(thread_count(), extent / kMinBlock);
@@ -106,7 +127,19 @@ void gemm_reference(Transpose transpose_a, Transpose transpose_b, Index m, Index
   }
 }
 
+GemmKernel gemm_kernel() {
+  return selected_kernel().load();
+}
+
+void set_gemm_kernel(GemmKernel kernel) {
+  if (kernel == GemmKernel::packed && !packed_gemm_available()) {
+    throw std::invalid_argument("gemm: the packed kernel needs AVX-512F, which this CPU lacks");
+  }
+  selected_kernel().store(kernel);
+}
+
 std::string blas_core_name() {
+  if (gemm_kernel() == GemmKernel::packed) return kPackedGemmCoreName;
   const char* name = openblas_get_corename();
   std::string text = name ? name : "";
   while (!text.empty() && (text.back() == ' ' || text.back() == '\n')) text.pop_back();

@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "core/blas.hpp"
+#include "core/packed_gemm.hpp"
 #include "core/threads.hpp"
 
 namespace dlrun {
@@ -37,13 +38,20 @@ std::optional<std::string> numerics_differ(const nlohmann::json& recorded,
   };
   if (compare("threads", "threads")) remedy += "--threads " + shown(recorded["threads"]);
   // The core name, not the variable, decides the kernels (the variable may name the default one).
-  if (compare("blas_core", "OpenBLAS core")) {
-    remedy +=
-        (remedy.empty() ? "OPENBLAS_CORETYPE=" : " and OPENBLAS_CORETYPE=") + shown(recorded["blas_core"]);
+  if (compare("blas_core", "GEMM kernels")) {
+    const std::string core = shown(recorded["blas_core"]);
+    std::string match;
+    if (core == kPackedGemmCoreName) {
+      match = "DLRUN_GEMM unset on a CPU with AVX-512F";
+    } else {  // OpenBLAS's kernels: here only where dlrun's own are not chosen
+      match = std::string(packed_gemm_available() ? "DLRUN_GEMM=openblas and " : "") +
+              "OPENBLAS_CORETYPE=" + core;
+    }
+    remedy += (remedy.empty() ? "" : " and ") + match;
   }
   if (differences.empty()) return std::nullopt;
   return checkpoint.string() + ": written under " + differences +
-         ": results are bit-reproducible only per thread count and OpenBLAS core type, so this "
+         ": results are bit-reproducible only per thread count and GEMM kernels, so this "
          "resumed run will not match an uninterrupted one bit for bit (resume with " +
          remedy + " to match)";
 }

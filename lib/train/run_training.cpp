@@ -61,7 +61,7 @@ nlohmann::json provenance_of(const Config& config) {
   if (config.data.test) add(*config.data.test);
   if (config.data.validation.kind == ValidationSpec::Kind::source) add(config.data.validation.source);
   nlohmann::json provenance = {{"version", version_string()}, {"seed", config.seed}, {"data_sha256", data}};
-  provenance.update(numerics_provenance());  // threads and OpenBLAS core: the determinism contract
+  provenance.update(numerics_provenance());  // threads and GEMM kernels: the determinism contract
   return provenance;
 }
 

@@ -17,7 +17,8 @@ bias and activation work). Training: 3x forward for a layer with parameters (for
 gradient, weight gradient), 2x for the first such layer, whose input gradient neither side computes,
 and 2x for a layer without parameters; times 60,000 training examples per epoch. The roofline is
 the fastest sgemm of this machine at large square sizes on the same thread count, measured in the
-same invocation (bench/gemm_bench.cpp: OpenBLAS split over dlrun's threads, or OpenBLAS's own).
+same invocation (bench/gemm_bench.cpp: OpenBLAS split over dlrun's threads, or OpenBLAS's own, or
+dlrun's packed AVX-512 kernel where the CPU has it).
 """
 import argparse
 import gzip
@@ -125,7 +126,8 @@ def compare(args, env):
         log("PyTorch is not available (or --no-torch): dlrun's side only")
     peak = sgemm_peak(args.threads)
     log(f"sgemm peak on {args.threads} thread(s): {peak['sgemm_peak_gflops']:.1f} GFLOP/s "
-        f"(tile_gemm: {peak['tile_gemm_peak_gflops']:.1f})")
+        f"(gemm() runs {peak.get('gemm_kernel', '?')}; OpenBLAS {peak.get('openblas_peak_gflops', 0):.1f}, "
+        f"tile_gemm {peak['tile_gemm_peak_gflops']:.1f})")
     # PyTorch at its best: its own threads only (OpenBLAS's would oversubscribe the cores), and the
     # faster of glibc's default malloc and malloc kept from returning memory to the OS (without it
     # the seed CNN ran 2.7-4x slower here; with it the MLP ran slower): the first round tries both,

@@ -6,6 +6,7 @@
 #include "core/blas.hpp"
 #include "core/packed_gemm.hpp"
 #include "core/random.hpp"
+#include "core/threads.hpp"
 
 using namespace dlrun;
 
@@ -101,4 +102,29 @@ TEST_CASE("packed_gemm: k = 0 or alpha = 0 leaves beta * C; repeated calls give 
   packed_gemm(false, true, m, n, k, 1.0f, a.data(), k, b.data(), k, 0.0f, first.data(), n);
   packed_gemm(false, true, m, n, k, 1.0f, a.data(), k, b.data(), k, 0.0f, second.data(), n);
   CHECK(first == second);
+}
+
+TEST_CASE("gemm: the same bits on 1 and 2 threads, split by rows and by columns") {
+  Rng rng(13);
+  for (const PackedCase s : {PackedCase{300, 100, 150}, PackedCase{64, 784, 256}}) {
+    for (const bool ta : {false, true}) {
+      for (const bool tb : {false, true}) {
+        const std::vector<float> a = packed_test_values(s.m * s.k, rng),
+                                 b = packed_test_values(s.k * s.n, rng);
+        const std::vector<float> c0 = packed_test_values(s.m * s.n, rng);
+        std::vector<float> one = c0, two = c0;
+        const Transpose op_a = ta ? Transpose::yes : Transpose::no,
+                        op_b = tb ? Transpose::yes : Transpose::no;
+        set_thread_count(1);
+        gemm(op_a, op_b, s.m, s.n, s.k, 1.0f, a, b, 1.0f, one);
+        set_thread_count(2);
+        gemm(op_a, op_b, s.m, s.n, s.k, 1.0f, a, b, 1.0f, two);
+        CAPTURE(s.m);
+        CAPTURE(ta);
+        CAPTURE(tb);
+        if (packed_gemm_available()) CHECK(one == two);  // OpenBLAS's blocking follows the split
+      }
+    }
+  }
+  set_thread_count(0);
 }
