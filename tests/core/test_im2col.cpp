@@ -26,6 +26,9 @@ std::vector<ConvGeometry> geometries() {
   add(2, 5, 6, 2, 4, 1, 1, 0, 1, 1, 1, 1, 1);  // 'same' with an even kernel: one more after
   add(1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1);
   add(2, 9, 4, 4, 1, 2, 1, 1, 0, 2, 1);
+  add(2, 6, 14, 3, 3, 1, 1, 1, 1, 1, 1);  // copied runs of 13 and 14 floats: vectors, the last overlapping
+  add(1, 28, 28, 5, 5, 1, 1, 2, 2, 1, 1);  // LeNet-5's c1: runs of 26 to 28
+  add(1, 3, 70, 1, 1, 1, 1, 0, 0, 1, 1);   // runs of 70: memcpy
   return result;
 }
 
