@@ -44,6 +44,7 @@ constexpr Index kPanelColumns = kVectors * kLanes;
 constexpr Index kDepth = 256;
 constexpr Index kBlockColumns = 21 * kPanelColumns;
 constexpr Index kBlockRows = 192;
+constexpr Index kInPlaceRows = 64;
 
 // 64-byte aligned floats that only grow: after the first call of the largest shape, none allocates.
 class PackBuffer {
@@ -163,10 +164,12 @@ void pack_a_panel(bool transposed, Index depth, Index rows, const float* a, Inde
 }
 
 // C tile (Rows, up to Vectors * 16 columns; `last` masks the last vector) = alpha * A panel B panel
-// + beta * C tile, C not read when beta == 0.
+// + beta * C tile, C not read when beta == 0. B's depth steps are b_step floats apart: a packed
+// panel's width, or B's row stride where it is read in place. The last vector's load is masked, so
+// lanes past the edge are zero either way and the stored lanes get the same bits.
 template <int Rows, int Vectors>
-void micro_tile(Index depth, const float* a, const float* b, float alpha, float beta, float* c, Index ldc,
-                __mmask16 last) {
+void micro_tile(Index depth, const float* a, const float* b, Index b_step, float alpha, float beta, float* c,
+                Index ldc, __mmask16 last) {
   __m512 sum[Rows][Vectors];
 #pragma GCC unroll 8
   for (int r = 0; r < Rows; ++r) {
@@ -176,7 +179,8 @@ void micro_tile(Index depth, const float* a, const float* b, float alpha, float 
   for (Index p = 0; p < depth; ++p) {
     __m512 x[Vectors];
 #pragma GCC unroll 3
-    for (int v = 0; v < Vectors; ++v) x[v] = _mm512_load_ps(b + v * kLanes);
+    for (int v = 0; v + 1 < Vectors; ++v) x[v] = _mm512_loadu_ps(b + v * kLanes);
+    x[Vectors - 1] = _mm512_maskz_loadu_ps(last, b + (Vectors - 1) * kLanes);
 #pragma GCC unroll 8
     for (int r = 0; r < Rows; ++r) {
       const __m512 w = _mm512_set1_ps(a[r]);
@@ -184,7 +188,7 @@ void micro_tile(Index depth, const float* a, const float* b, float alpha, float 
       for (int v = 0; v < Vectors; ++v) sum[r][v] = _mm512_fmadd_ps(w, x[v], sum[r][v]);
     }
     a += Rows;
-    b += Vectors * kLanes;
+    b += b_step;
   }
   const __m512 alpha_v = _mm512_set1_ps(alpha);
   const __m512 beta_v = _mm512_set1_ps(beta);
@@ -201,7 +205,7 @@ void micro_tile(Index depth, const float* a, const float* b, float alpha, float 
   }
 }
 
-using MicroTile = void (*)(Index, const float*, const float*, float, float, float*, Index, __mmask16);
+using MicroTile = void (*)(Index, const float*, const float*, Index, float, float, float*, Index, __mmask16);
 
 template <int Rows>
 MicroTile micro_tile_for_vectors(Index vectors) {
@@ -261,7 +265,11 @@ void packed_gemm(bool transpose_a, bool transpose_b, Index m, Index n, Index k, 
   const Index block_columns = std::min(n, kBlockColumns);
   const Index block_rows = std::min(m, kBlockRows);
   const Index depth_max = std::min(k, kDepth);
-  float* packed_b = packed_b_storage.reserve(depth_max * vectors_for(block_columns) * kLanes);
+  // B as stored already has a depth step's columns contiguous; with few rows of A it is read fewer
+  // times than packing it would cost (LeNet-5's c3 forward: 16 x 150 x 600).
+  const bool b_in_place = !transpose_b && m <= kInPlaceRows;
+  float* packed_b =
+      b_in_place ? nullptr : packed_b_storage.reserve(depth_max * vectors_for(block_columns) * kLanes);
   float* packed_a = packed_a_storage.reserve(depth_max * ((block_rows + kRows - 1) / kRows) * kRows);
   for (Index jc = 0; jc < n; jc += kBlockColumns) {
     const Index nc = std::min(kBlockColumns, n - jc);
@@ -269,7 +277,7 @@ void packed_gemm(bool transpose_a, bool transpose_b, Index m, Index n, Index k, 
       const Index kc = std::min(kDepth, k - pc);
       // The first depth block applies beta; later ones add to what it wrote.
       const float block_beta = pc == 0 ? beta : 1.0f;
-      for (Index jr = 0; jr < nc; jr += kPanelColumns) {
+      for (Index jr = 0; jr < nc && !b_in_place; jr += kPanelColumns) {
         pack_b_panel(transpose_b, kc, std::min(kPanelColumns, nc - jr), b_at(pc, jc + jr), ldb,
                      packed_b + jr * kc);
       }
@@ -284,9 +292,10 @@ void packed_gemm(bool transpose_a, bool transpose_b, Index m, Index n, Index k, 
           for (Index jr = 0; jr < nc; jr += kPanelColumns) {
             const Index columns = std::min(kPanelColumns, nc - jr);
             const Index vectors = vectors_for(columns);
-            micro_tile_for(rows, vectors)(kc, packed_a + ir * kc, packed_b + jr * kc, alpha, block_beta,
-                                          c + (ic + ir) * ldc + jc + jr, ldc,
-                                          first_lanes(columns - (vectors - 1) * kLanes));
+            const float* b_panel = b_in_place ? b_at(pc, jc + jr) : packed_b + jr * kc;
+            micro_tile_for(rows, vectors)(
+                kc, packed_a + ir * kc, b_panel, b_in_place ? ldb : vectors * kLanes, alpha, block_beta,
+                c + (ic + ir) * ldc + jc + jr, ldc, first_lanes(columns - (vectors - 1) * kLanes));
           }
         }
       }

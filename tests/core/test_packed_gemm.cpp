@@ -31,10 +31,12 @@ TEST_CASE("packed_gemm: every transpose, edge and depth block against the refere
   }
   Rng rng(11);
   // Edges of the 8 x 48 tile and of the 16 x 16 packing blocks, depth beyond one block of 256, rows
-  // beyond one block of 192.
+  // beyond one block of 192, columns beyond one block of 1008; B read in place (up to 64 rows) and
+  // packed (65).
   for (const PackedCase s :
        {PackedCase{1, 1, 1}, PackedCase{7, 17, 33}, PackedCase{17, 100, 7}, PackedCase{33, 7, 300},
-        PackedCase{100, 33, 17}, PackedCase{300, 1, 100}, PackedCase{1, 300, 1}, PackedCase{200, 49, 513}}) {
+        PackedCase{100, 33, 17}, PackedCase{300, 1, 100}, PackedCase{1, 300, 1}, PackedCase{200, 49, 513},
+        PackedCase{64, 1100, 260}, PackedCase{65, 50, 20}}) {
     for (const bool ta : {false, true}) {
       for (const bool tb : {false, true}) {
         for (const float beta : {0.0f, 1.0f, -0.5f}) {
@@ -106,7 +108,8 @@ TEST_CASE("packed_gemm: k = 0 or alpha = 0 leaves beta * C; repeated calls give 
 
 TEST_CASE("gemm: the same bits on 1 and 2 threads, split by rows and by columns") {
   Rng rng(13);
-  for (const PackedCase s : {PackedCase{300, 100, 150}, PackedCase{64, 784, 256}}) {
+  // 100 rows: B packed on one thread, read in place by each half on two.
+  for (const PackedCase s : {PackedCase{300, 100, 150}, PackedCase{64, 784, 256}, PackedCase{100, 40, 700}}) {
     for (const bool ta : {false, true}) {
       for (const bool tb : {false, true}) {
         const std::vector<float> a = packed_test_values(s.m * s.k, rng),
