@@ -83,17 +83,19 @@ __attribute__((target("avx2"))) void gemm_avx2(Index m, const std::int16_t* a, c
 
 constexpr Index kQuadPanel = 16;
 
-// Rows [0, R) of `a` against one panel of 16 columns: R accumulators of 16 int32. The last quad
-// of a row is read byte by byte when k is not a multiple of 4 (the row may end the buffer); the
-// weights there are zero, so what the padding bytes hold does not matter.
-template <int R>
+// Rows [0, R) of `a` against one panel of 16 columns: R accumulators of 16 int32. `whole` quads
+// of each row are read as 4 bytes; the `rest` bytes after them (k % 4, when the row may end the
+// buffer) byte by byte. Past k the weights are zero, so what the padding bytes hold does not matter.
+// Q > 0 is `whole` known at compile time, with no rest (a convolution's few quads, unrolled).
+template <int R, int Q>
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) void quad_panel_vnni(const std::uint8_t* a, Index lda,
-                                                                            Index k, const std::int8_t* panel,
+                                                                            Index whole, Index rest,
+                                                                            const std::int8_t* panel,
                                                                             __m512i* out) {
+  if constexpr (Q > 0) whole = Q;
   __m512i acc[R];
   for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_si512();
-  const Index full = k / 4;
-  for (Index q = 0; q < full; ++q) {
+  for (Index q = 0; q < whole; ++q) {
     const __m512i weights = _mm512_loadu_si512(panel + q * kQuadPanel * 4);
     for (int r = 0; r < R; ++r) {
       std::int32_t quad;
@@ -101,23 +103,85 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void quad_panel_vnni(cons
       acc[r] = _mm512_dpbusd_epi32(acc[r], _mm512_set1_epi32(quad), weights);
     }
   }
-  if (const Index rest = k - 4 * full; rest > 0) {
-    const __m512i weights = _mm512_loadu_si512(panel + full * kQuadPanel * 4);
+  if (Q == 0 && rest > 0) {
+    const __m512i weights = _mm512_loadu_si512(panel + whole * kQuadPanel * 4);
     for (int r = 0; r < R; ++r) {
       std::int32_t quad = 0;
-      std::memcpy(&quad, a + r * lda + 4 * full, static_cast<std::size_t>(rest));
+      std::memcpy(&quad, a + r * lda + 4 * whole, static_cast<std::size_t>(rest));
       acc[r] = _mm512_dpbusd_epi32(acc[r], _mm512_set1_epi32(quad), weights);
     }
   }
   for (int r = 0; r < R; ++r) out[r] = acc[r];
 }
 
+constexpr int kRows = 8;
+
+// quad_panel_vnni for `rows` <= R rows: the count as a template argument, without a switch's copies.
+template <int Q, int R = kRows>
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) inline void quad_rows_vnni(
+    Index rows, const std::uint8_t* a, Index lda, Index whole, Index rest, const std::int8_t* panel,
+    __m512i* out) {
+  if constexpr (R == 1) {
+    quad_panel_vnni<1, Q>(a, lda, whole, rest, panel, out);
+  } else if (rows == R) {
+    quad_panel_vnni<R, Q>(a, lda, whole, rest, panel, out);
+  } else {
+    quad_rows_vnni<Q, R - 1>(rows, a, lda, whole, rest, panel, out);
+  }
+}
+
+// One panel of 16 columns of the product, rows of kRows at a time. Row `i` goes to row i / group
+// of `c`: the maximum of a group (the same before and after the zero point's correction) taken in
+// registers when the groups fit the blocks, else the first of a group stored and the others folded
+// in by maximum.
+template <int Q>
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void panel_vnni(
+    Index m, const std::uint8_t* a, Index lda, Index whole, Index rest, const std::int8_t* weights,
+    __m512i correction, __mmask16 mask, Index group, std::int32_t* c, Index ldc) {
+  __m512i out[kRows];
+  for (Index row = 0; row < m; row += kRows) {
+    const Index rows = std::min<Index>(kRows, m - row);
+    const std::uint8_t* a_rows = a + row * lda;
+    quad_rows_vnni<Q>(rows, a_rows, lda, whole, rest, weights, out);
+    if (group == 1) {
+      for (Index r = 0; r < rows; ++r)
+        _mm512_mask_storeu_epi32(c + (row + r) * ldc, mask, _mm512_sub_epi32(out[r], correction));
+      continue;
+    }
+    if (kRows % group == 0) {  // whole groups in the block (rows is a multiple of group): in registers
+      for (Index first = 0; first < rows; first += group) {
+        __m512i best = out[first];
+        for (Index r = first + 1; r < first + group; ++r) best = _mm512_maskz_max_epi32(mask, best, out[r]);
+        _mm512_mask_storeu_epi32(c + (row + first) / group * ldc, mask, _mm512_sub_epi32(best, correction));
+      }
+      continue;
+    }
+    Index target = row / group;
+    Index member = row % group;
+    for (Index r = 0; r < rows; ++r) {
+      std::int32_t* to = c + target * ldc;
+      __m512i sums = _mm512_sub_epi32(out[r], correction);
+      if (member > 0) sums = _mm512_maskz_max_epi32(mask, sums, _mm512_maskz_loadu_epi32(mask, to));
+      _mm512_mask_storeu_epi32(to, mask, sums);
+      if (++member == group) {
+        member = 0;
+        ++target;
+      }
+    }
+  }
+}
+
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) void gemm_vnni(Index m, const std::uint8_t* a,
                                                                       Index lda, std::int32_t zero_point,
-                                                                      const Int8Weights& b, std::int32_t* c) {
-  constexpr int kRows = 8;
+                                                                      const Int8Weights& b, Index group,
+                                                                      std::int32_t* c) {
   const Index panels = (b.n + kQuadPanel - 1) / kQuadPanel;
-  __m512i out[kRows];
+  // Rows long enough to hold every quad whole (lda >= 4 * k_quads) need no byte-wise tail: reading
+  // the last quad a byte at a time costs a store-forwarding stall per row, most of the time of a
+  // 3x3 convolution's k = 9.
+  const bool padded = lda >= 4 * b.k_quads;
+  const Index whole = padded ? b.k_quads : b.k / 4;
+  const Index rest = padded ? 0 : b.k - 4 * whole;
   for (Index panel = 0; panel < panels; ++panel) {
     const std::int8_t* weights = b.quads.data() + panel * b.k_quads * kQuadPanel * 4;
     const Index columns = std::min(kQuadPanel, b.n - panel * kQuadPanel);
@@ -125,39 +189,20 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void gemm_vnni(Index m, c
     const __m512i correction =
         _mm512_mullo_epi32(_mm512_set1_epi32(zero_point),
                            _mm512_maskz_loadu_epi32(mask, b.column_sums.data() + panel * kQuadPanel));
-    for (Index row = 0; row < m; row += kRows) {
-      const Index rows = std::min<Index>(kRows, m - row);
-      const std::uint8_t* a_rows = a + row * lda;
-      switch (rows) {
-        case 8:
-          quad_panel_vnni<8>(a_rows, lda, b.k, weights, out);
-          break;
-        case 7:
-          quad_panel_vnni<7>(a_rows, lda, b.k, weights, out);
-          break;
-        case 6:
-          quad_panel_vnni<6>(a_rows, lda, b.k, weights, out);
-          break;
-        case 5:
-          quad_panel_vnni<5>(a_rows, lda, b.k, weights, out);
-          break;
-        case 4:
-          quad_panel_vnni<4>(a_rows, lda, b.k, weights, out);
-          break;
-        case 3:
-          quad_panel_vnni<3>(a_rows, lda, b.k, weights, out);
-          break;
-        case 2:
-          quad_panel_vnni<2>(a_rows, lda, b.k, weights, out);
-          break;
-        default:
-          quad_panel_vnni<1>(a_rows, lda, b.k, weights, out);
-          break;
-      }
-      for (Index r = 0; r < rows; ++r) {
-        _mm512_mask_storeu_epi32(c + (row + r) * b.n + panel * kQuadPanel, mask,
-                                 _mm512_sub_epi32(out[r], correction));
-      }
+    std::int32_t* to = c + panel * kQuadPanel;
+    switch (rest == 0 ? whole : 0) {
+      case 1:
+        panel_vnni<1>(m, a, lda, whole, rest, weights, correction, mask, group, to, b.n);
+        break;
+      case 2:
+        panel_vnni<2>(m, a, lda, whole, rest, weights, correction, mask, group, to, b.n);
+        break;
+      case 3:  // a 3x3 kernel on one channel, padded to 12
+        panel_vnni<3>(m, a, lda, whole, rest, weights, correction, mask, group, to, b.n);
+        break;
+      default:
+        panel_vnni<0>(m, a, lda, whole, rest, weights, correction, mask, group, to, b.n);
+        break;
     }
   }
 }
@@ -197,14 +242,11 @@ Int8Weights pack_u8s8_weights(const std::int8_t* b, Index n, Index k, Int8Kernel
   return packed;
 }
 
-void gemm_u8s8(Index m, const std::uint8_t* a, Index lda, std::int32_t zero_point, const Int8Weights& b,
-               std::int32_t* c, std::vector<std::int16_t>& scratch) {
-  if (m <= 0 || b.n <= 0) return;
-  if (b.kernel == Int8Kernel::vnni) {
-    require(cpu_has_vnni(), "gemm_u8s8: weights packed for AVX512-VNNI on a CPU without it");
-    gemm_vnni(m, a, lda, zero_point, b, c);
-    return;
-  }
+namespace {
+
+// The pairs kernel: the rows shifted by the zero point into int16, then gemm_s16_s8.
+void gemm_u8s8_pairs(Index m, const std::uint8_t* a, Index lda, std::int32_t zero_point, const Int8Weights& b,
+                     std::int32_t* c, std::vector<std::int16_t>& scratch) {
   const Index stride = 2 * b.pairs.k_pairs;
   if (scratch.size() < static_cast<std::size_t>(m * stride))
     scratch.resize(static_cast<std::size_t>(m * stride));
@@ -214,6 +256,45 @@ void gemm_u8s8(Index m, const std::uint8_t* a, Index lda, std::int32_t zero_poin
     for (Index i = b.k; i < stride; ++i) shifted[i] = 0;
   }
   gemm_s16_s8(m, scratch.data(), b.pairs, c);
+}
+
+void require_vnni_cpu() {
+  require(cpu_has_vnni(), "gemm_u8s8: weights packed for AVX512-VNNI on a CPU without it");
+}
+
+}  // namespace
+
+void gemm_u8s8(Index m, const std::uint8_t* a, Index lda, std::int32_t zero_point, const Int8Weights& b,
+               std::int32_t* c, std::vector<std::int16_t>& scratch) {
+  if (m <= 0 || b.n <= 0) return;
+  if (b.kernel == Int8Kernel::vnni) {
+    require_vnni_cpu();
+    gemm_vnni(m, a, lda, zero_point, b, 1, c);
+    return;
+  }
+  gemm_u8s8_pairs(m, a, lda, zero_point, b, c, scratch);
+}
+
+void gemm_u8s8_max(Index m, Index group, const std::uint8_t* a, Index lda, std::int32_t zero_point,
+                   const Int8Weights& b, std::int32_t* c, Int8Scratch& scratch) {
+  require(group >= 1 && m % group == 0, "gemm_u8s8_max: the rows are not whole groups");
+  if (m <= 0 || b.n <= 0) return;
+  if (b.kernel == Int8Kernel::vnni) {
+    require_vnni_cpu();
+    gemm_vnni(m, a, lda, zero_point, b, group, c);
+    return;
+  }
+  if (scratch.sums.size() < static_cast<std::size_t>(m * b.n))
+    scratch.sums.resize(static_cast<std::size_t>(m * b.n));
+  gemm_u8s8_pairs(m, a, lda, zero_point, b, scratch.sums.data(), scratch.shifted);
+  for (Index row = 0; row < m / group; ++row) {
+    std::int32_t* to = c + row * b.n;
+    const std::int32_t* from = scratch.sums.data() + row * group * b.n;
+    std::copy(from, from + b.n, to);
+    for (Index member = 1; member < group; ++member) {
+      for (Index col = 0; col < b.n; ++col) to[col] = std::max(to[col], from[member * b.n + col]);
+    }
+  }
 }
 
 PackedInt8Weights pack_int8_weights(const std::int8_t* b, Index n, Index k) {

@@ -69,4 +69,17 @@ Int8Weights pack_u8s8_weights(const std::int8_t* b, Index n, Index k, Int8Kernel
 void gemm_u8s8(Index m, const std::uint8_t* a, Index lda, std::int32_t zero_point, const Int8Weights& b,
                std::int32_t* c, std::vector<std::int16_t>& scratch);
 
+// gemm_u8s8's buffers when its kernel needs them (the pairs kernel's int16 rows and int32 sums).
+struct Int8Scratch {
+  std::vector<std::int16_t> shifted;
+  std::vector<std::int32_t> sums;
+};
+
+// The product with its rows max pooled: m rows in groups of `group` consecutive ones (m a multiple
+// of it), and row i of `c` (m / group rows of n) the maximum of group i's sums, column by column.
+// A convolution followed by max pooling, its rows ordered by pooling window: the VNNI kernel folds
+// the maximum into its stores, so the unpooled sums are never written.
+void gemm_u8s8_max(Index m, Index group, const std::uint8_t* a, Index lda, std::int32_t zero_point,
+                   const Int8Weights& b, std::int32_t* c, Int8Scratch& scratch);
+
 }  // namespace dlrun

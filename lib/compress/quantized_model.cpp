@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
+#include "compress/requantize.hpp"
 #include "core/errors.hpp"
 #include "core/threads.hpp"
 #include "layers/batchnorm.hpp"
@@ -25,40 +27,92 @@ void grow(std::vector<T>& buffer, Index count) {
   if (static_cast<Index>(buffer.size()) < count) buffer.resize(static_cast<std::size_t>(count));
 }
 
-// Rows of the im2col matrix transposed: one row of `lda` bytes per output position, holding the
-// (channel, kernel row, kernel column) window in the order of the weight's [F, C, KH, KW] layout.
-// Positions outside the image hold `pad` (the quantized 0); the bytes past k hold 0.
-void im2row_u8(const ConvGeometry& g, const std::uint8_t* image, std::uint8_t pad, std::uint8_t* rows,
-               Index lda) {
-  const Index out_h = g.output_h();
-  const Index out_w = g.output_w();
-  const Index k = g.column_rows();
-  for (Index oh = 0; oh < out_h; ++oh) {
-    for (Index ow = 0; ow < out_w; ++ow) {
-      std::uint8_t* row = rows + (oh * out_w + ow) * lda;
-      const Index top = oh * g.stride_h - g.pad_h;
-      const Index left = ow * g.stride_w - g.pad_w;
-      const bool inside = top >= 0 && top + (g.kernel_h - 1) * g.dilation_h < g.height && left >= 0 &&
-                          left + (g.kernel_w - 1) * g.dilation_w < g.width;
-      Index column = 0;
-      for (Index c = 0; c < g.channels; ++c) {
-        const std::uint8_t* plane = image + c * g.height * g.width;
-        for (Index i = 0; i < g.kernel_h; ++i) {
-          const Index h = top + i * g.dilation_h;
-          if (inside) {  // no bounds to check: most windows
-            const std::uint8_t* source = plane + h * g.width + left;
-            for (Index j = 0; j < g.kernel_w; ++j) row[column++] = source[j * g.dilation_w];
-            continue;
-          }
-          const bool row_inside = h >= 0 && h < g.height;
-          for (Index j = 0; j < g.kernel_w; ++j) {
-            const Index w = left + j * g.dilation_w;
-            row[column++] = row_inside && w >= 0 && w < g.width ? plane[h * g.width + w] : pad;
-          }
+// One row of the im2col matrix transposed: the (channel, kernel row, kernel column) window of output
+// position (oh, ow), in the order of the weight's [F, C, KH, KW] layout. Positions outside the image
+// hold `pad` (the quantized 0). The bytes from k to lda are left as they are: the packed weights
+// there are zero. KH, KW > 0 are the kernel's size known at compile time (a fixed-size copy per
+// kernel row, unrolled; a call to memcpy costs more than the 3 bytes of a 3x3 kernel's row), 0 when
+// it is not.
+template <Index KH, Index KW>
+inline void im2row_u8_position(const ConvGeometry& g, const std::uint8_t* image, std::uint8_t pad, Index oh,
+                               Index ow, std::uint8_t* row) {
+  const Index kernel_h = KH > 0 ? KH : g.kernel_h;
+  const Index kernel_w = KW > 0 ? KW : g.kernel_w;
+  const Index top = oh * g.stride_h - g.pad_h;
+  const Index left = ow * g.stride_w - g.pad_w;
+  const bool inside = top >= 0 && top + (kernel_h - 1) * g.dilation_h < g.height && left >= 0 &&
+                      left + (kernel_w - 1) * g.dilation_w < g.width;
+  if (inside && g.dilation_w == 1) {  // no bounds to check: most windows
+    const std::uint8_t* corner = image + top * g.width + left;
+    for (Index c = 0; c < g.channels; ++c, corner += g.height * g.width) {
+      for (Index i = 0; i < kernel_h; ++i, row += kernel_w)
+        std::memcpy(row, corner + i * g.dilation_h * g.width, static_cast<std::size_t>(kernel_w));
+    }
+    return;
+  }
+  for (Index c = 0; c < g.channels; ++c) {
+    const std::uint8_t* plane = image + c * g.height * g.width;
+    for (Index i = 0; i < kernel_h; ++i) {
+      const Index h = top + i * g.dilation_h;
+      const bool row_inside = h >= 0 && h < g.height;
+      for (Index j = 0; j < kernel_w; ++j) {
+        const Index w = left + j * g.dilation_w;
+        *row++ = row_inside && w >= 0 && w < g.width ? plane[h * g.width + w] : pad;
+      }
+    }
+  }
+}
+
+// One sample's rows, one of `lda` bytes per output position, in row-major order of the positions,
+// or, with `windows`, grouped by pooling window: the pool_h * pool_w positions of pooled output 0,
+// then those of pooled output 1, ... (windows that tile the output without overlap or padding).
+template <Index KH, Index KW>
+void im2row_u8_as(const ConvGeometry& geometry, const PoolGeometry* windows, const std::uint8_t* image,
+                  std::uint8_t pad, std::uint8_t* rows, Index lda) {
+  const ConvGeometry g = geometry;  // a local copy: the byte stores below cannot alias it
+  if (windows == nullptr) {
+    for (Index oh = 0; oh < g.output_h(); ++oh) {
+      for (Index ow = 0; ow < g.output_w(); ++ow, rows += lda)
+        im2row_u8_position<KH, KW>(g, image, pad, oh, ow, rows);
+    }
+    return;
+  }
+  for (Index ph = 0; ph < windows->output_h(); ++ph) {
+    for (Index pw = 0; pw < windows->output_w(); ++pw) {
+      for (Index i = 0; i < windows->pool_h; ++i) {
+        for (Index j = 0; j < windows->pool_w; ++j, rows += lda) {
+          im2row_u8_position<KH, KW>(g, image, pad, ph * windows->pool_h + i, pw * windows->pool_w + j, rows);
         }
       }
-      std::fill(row + k, row + lda, std::uint8_t{0});
     }
+  }
+}
+
+void im2row_u8(const ConvGeometry& g, const PoolGeometry* windows, const std::uint8_t* image,
+               std::uint8_t pad, std::uint8_t* rows, Index lda) {
+  if (g.kernel_h == 3 && g.kernel_w == 3) {
+    im2row_u8_as<3, 3>(g, windows, image, pad, rows, lda);
+  } else if (g.kernel_h == 5 && g.kernel_w == 5) {
+    im2row_u8_as<5, 5>(g, windows, image, pad, rows, lda);
+  } else {
+    im2row_u8_as<0, 0>(g, windows, image, pad, rows, lda);
+  }
+}
+
+// Whether max pooling can run inside the GEMM (gemm_u8s8_max): windows that tile the image without
+// overlapping and without padding, so that every pooled output has its whole window of positions.
+bool pool_tiles(const PoolGeometry& g) {
+  return g.pad_h == 0 && g.pad_w == 0 && g.stride_h == g.pool_h && g.stride_w == g.pool_w;
+}
+
+// (positions, channels) -> (channels, positions): one sample's outputs by position into the
+// channel planes of the layer's (C, H, W) layout.
+template <class T>
+void rows_to_planes(const T* rows, Index positions, Index channels, T* planes) {
+  for (Index c = 0; c < channels; ++c) {
+    T* plane = planes + c * positions;
+    const T* column = rows + c;
+    for (Index p = 0; p < positions; ++p) plane[p] = column[p * channels];
   }
 }
 
@@ -92,37 +146,11 @@ void max_pool_rows(const PoolGeometry& g, const std::int32_t* x, Index channels,
   }
 }
 
-// Round half to even for |v| < 2^22 by adding and taking off 1.5 * 2^23, as nearbyint does in the
-// default rounding mode, but inline and vectorised (the baseline x86-64 build has no roundps, and
-// nearbyint is a library call per value).
-inline float round_even(float v) {
-  constexpr float kMagic = 12582912.0f;
-  return (v + kMagic) - kMagic;
-}
-
 }  // namespace
 
 void U8Tensor::resize(const Shape& new_shape) {
   shape = new_shape;
   grow(values, shape.element_count());
-}
-
-void quantize_values(std::span<const float> x, const ActivationQuantization& q, std::uint8_t* out) {
-  // Divided, not multiplied by the inverse, and rounded before the zero point is added: the same
-  // levels as quantize_activation, ties included. Clamped first (NaN to the low end), so that the
-  // rounding trick's range holds.
-  const auto zero = static_cast<float>(q.zero_point);
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    float v = x[i] / q.scale;
-    v = v > -256.0f ? (v < 256.0f ? v : 256.0f) : -256.0f;
-    v = round_even(v) + zero;
-    out[i] =
-        static_cast<std::uint8_t>(static_cast<std::int32_t>(v > 0.0f ? (v < 255.0f ? v : 255.0f) : 0.0f));
-  }
-}
-
-void dequantize_values(std::span<const std::uint8_t> q, const ActivationQuantization& a, float* out) {
-  for (std::size_t i = 0; i < q.size(); ++i) out[i] = a.scale * static_cast<float>(q[i] - a.zero_point);
 }
 
 QuantizedLayer quantize_step(Model& model, const QuantizationStep& step, float low, float high) {
@@ -196,7 +224,29 @@ QuantizedModel::QuantizedModel(Model& model, std::vector<QuantizedLayer> layers,
       step.multiplier[f] = step.scale[f] / step.output.scale;
       step.offset[f] = step.layer->bias[f] / step.output.scale + static_cast<float>(step.output.zero_point);
     }
+    take_channels_last(step, steps_[i + 1]);
   }
+}
+
+void QuantizedModel::take_channels_last(Step& conv, Step& dense) {
+  if (model_->layer(conv.plan.first).type != "conv2d" || model_->layer(dense.plan.first).type != "dense")
+    return;
+  const Index features = conv.example_shape.element_count();
+  const Index channels = conv.layer->weights.rows;
+  const QuantizedWeights& weights = dense.layer->weights;
+  if (weights.cols != features) return;  // the dense runs on the last dimension alone
+  // The dense layer's input index c * plane + p (the flattened (C, H, W)) becomes p * C + c.
+  const Index plane = features / channels;
+  std::vector<std::int8_t> permuted(weights.values.size());
+  for (Index u = 0; u < weights.rows; ++u) {
+    const std::int8_t* from = weights.values.data() + u * features;
+    std::int8_t* to = permuted.data() + u * features;
+    for (Index c = 0; c < channels; ++c) {
+      for (Index p = 0; p < plane; ++p) to[p * channels + c] = from[c * plane + p];
+    }
+  }
+  dense.packed = pack_u8s8_weights(permuted.data(), weights.rows, features, dense.packed.kernel);
+  conv.channels_last = true;
 }
 
 void QuantizedModel::prepare_int8(Step& step, std::optional<Int8Kernel> kernel) {
@@ -238,25 +288,6 @@ void for_workers(Index count, const Run& run) {
   });
 }
 
-// The int32 sums of a step for one row of outputs, requantized for the next int8 step: clamped
-// to [low, 255] (low is the zero point with relu) and rounded.
-void requantize_row(const std::int32_t* sums, Index n, const float* multiplier, const float* offset,
-                    float low, std::uint8_t* out) {
-  for (Index f = 0; f < n; ++f) {
-    const float v = std::min(std::max(static_cast<float>(sums[f]) * multiplier[f] + offset[f], low), 255.0f);
-    out[f] = static_cast<std::uint8_t>(static_cast<std::int32_t>(round_even(v)));
-  }
-}
-
-// ... or turned into floats: input scale x weight scale x sum + bias, then relu.
-void dequantize_row(const std::int32_t* sums, Index n, const float* scale, const float* bias, bool relu,
-                    float* out) {
-  for (Index f = 0; f < n; ++f) {
-    const float y = static_cast<float>(sums[f]) * scale[f] + bias[f];
-    out[f] = relu ? std::max(y, 0.0f) : y;
-  }
-}
-
 }  // namespace
 
 void QuantizedModel::run_conv(Step& step, const U8Tensor& input) {
@@ -273,7 +304,14 @@ void QuantizedModel::run_conv(Step& step, const U8Tensor& input) {
     pool = PoolGeometry{g.output_h(),        g.output_w(),        step.pool->pool_h, step.pool->pool_w,
                         step.pool->stride_h, step.pool->stride_w, step.pool->pad_h,  step.pool->pad_w};
   }
+  // With windows that tile the output, the GEMM takes each window's rows together and keeps their
+  // maximum; other pools run on the sums afterwards. Either way the sums are pooled before they are
+  // requantized (which is increasing in the sum: its scales are > 0), leaving a quarter to requantize.
+  const bool pool_in_gemm = step.pool && pool_tiles(pool);
   const Index plane = step.pool ? pool.output_size() : positions;
+  const Index group = pool_in_gemm ? pool.pool_h * pool.pool_w : 1;
+  const Index rows_per_sample = pool_in_gemm ? plane * group : positions;
+  const Index sums_per_sample = (pool_in_gemm ? plane : positions) * filters;
   const Shape shape = step.example_shape.with_batch(batch);
   if (step.u8_output) {
     step.u8_out.resize(shape);
@@ -281,40 +319,33 @@ void QuantizedModel::run_conv(Step& step, const U8Tensor& input) {
     step.float_out.resize(shape);
   }
   const float low = step.plan.relu ? static_cast<float>(step.output.zero_point) : 0.0f;
-  // One sample's sums (positions, filters) -> its output (filters, plane): max pooled first when
-  // a maxpool2d follows, requantized row by row (vectorised over the filters), then transposed into
-  // channel planes.
-  const auto write = [&](Workspace& w, const std::int32_t* sums, auto* out) {
-    using T = std::remove_pointer_t<decltype(out)>;
-    if (step.pool) {
+  // One sample's (pooled) sums (plane, filters) -> its output (filters, plane): requantized row by
+  // row (vectorised over the filters), then transposed into channel planes, unless the next step
+  // takes them as they are (channels_last).
+  const auto write = [&](Workspace& w, const std::int32_t* sums, Index sample) {
+    if (step.pool && !pool_in_gemm) {
       grow(w.pooled, plane * filters);
       max_pool_rows(pool, sums, filters, w.pooled.data());
       sums = w.pooled.data();
     }
-    std::vector<T>& rows = [&]() -> std::vector<T>& {
-      if constexpr (std::is_same_v<T, float>) {
-        return w.float_rows;
-      } else {
-        return w.u8_rows;
-      }
-    }();
-    grow(rows, filters * plane);
-    for (Index p = 0; p < plane; ++p) {
-      if constexpr (std::is_same_v<T, float>) {
-        dequantize_row(sums + p * filters, filters, step.scale.data(), step.layer->bias.data(),
-                       step.plan.relu, rows.data() + p * filters);
-      } else {
-        requantize_row(sums + p * filters, filters, step.multiplier.data(), step.offset.data(), low,
-                       rows.data() + p * filters);
-      }
-    }
-    for (Index p = 0; p < plane; ++p) {
-      for (Index f = 0; f < filters; ++f)
-        out[f * plane + p] = rows[static_cast<std::size_t>(p * filters + f)];
+    if (step.u8_output && step.channels_last) {
+      requantize_rows(sums, plane, filters, step.multiplier.data(), step.offset.data(), low,
+                      step.u8_out.values.data() + sample * filters * plane);
+    } else if (step.u8_output) {
+      grow(w.u8_rows, plane * filters);
+      requantize_rows(sums, plane, filters, step.multiplier.data(), step.offset.data(), low,
+                      w.u8_rows.data());
+      rows_to_planes(w.u8_rows.data(), plane, filters, step.u8_out.values.data() + sample * filters * plane);
+    } else {
+      grow(w.float_rows, plane * filters);
+      dequantize_rows(sums, plane, filters, step.scale.data(), step.layer->bias.data(), step.plan.relu,
+                      w.float_rows.data());
+      rows_to_planes(w.float_rows.data(), plane, filters, step.float_out.data() + sample * filters * plane);
     }
   };
   // Samples per GEMM: a few hundred rows, enough to amortise the packed weights' reads.
-  const Index block = std::clamp<Index>(512 / std::max<Index>(positions, 1), 1, std::max<Index>(batch, 1));
+  const Index block =
+      std::clamp<Index>(512 / std::max<Index>(rows_per_sample, 1), 1, std::max<Index>(batch, 1));
   const Index workers = prepare_workers(batch);
   for_workers(workers, [&](Index worker) {
     Workspace& w = workspaces_[static_cast<std::size_t>(worker)];
@@ -322,23 +353,16 @@ void QuantizedModel::run_conv(Step& step, const U8Tensor& input) {
     const Index end = batch * (worker + 1) / workers;
     for (Index first = begin; first < end; first += block) {
       const Index samples = std::min(end, first + block) - first;
-      const Index m = samples * positions;
+      const Index m = samples * rows_per_sample;
       grow(w.rows, m * lda);
-      grow(w.products, m * filters);
+      grow(w.products, samples * sums_per_sample);
       for (Index s = 0; s < samples; ++s) {
-        im2row_u8(g, input.values.data() + (first + s) * g.image_size(), zero_point,
-                  w.rows.data() + s * positions * lda, lda);
+        im2row_u8(g, pool_in_gemm ? &pool : nullptr, input.values.data() + (first + s) * g.image_size(),
+                  zero_point, w.rows.data() + s * rows_per_sample * lda, lda);
       }
-      gemm_u8s8(m, w.rows.data(), lda, step.layer->input.zero_point, step.packed, w.products.data(),
-                w.scratch);
-      for (Index s = 0; s < samples; ++s) {
-        const std::int32_t* sums = w.products.data() + s * positions * filters;
-        if (step.u8_output) {
-          write(w, sums, step.u8_out.values.data() + (first + s) * filters * plane);
-        } else {
-          write(w, sums, step.float_out.data() + (first + s) * filters * plane);
-        }
-      }
+      gemm_u8s8_max(m, group, w.rows.data(), lda, step.layer->input.zero_point, step.packed,
+                    w.products.data(), w.scratch);
+      for (Index s = 0; s < samples; ++s) write(w, w.products.data() + s * sums_per_sample, first + s);
     }
   });
 }
@@ -365,16 +389,13 @@ void QuantizedModel::run_dense(Step& step, const U8Tensor& input) {
     if (begin >= end) return;
     grow(w.products, (end - begin) * units);
     gemm_u8s8(end - begin, input.values.data() + begin * in, in, step.layer->input.zero_point, step.packed,
-              w.products.data(), w.scratch);
-    for (Index r = begin; r < end; ++r) {
-      const std::int32_t* sums = w.products.data() + (r - begin) * units;
-      if (step.u8_output) {
-        requantize_row(sums, units, step.multiplier.data(), step.offset.data(), low,
-                       step.u8_out.values.data() + r * units);
-      } else {
-        dequantize_row(sums, units, step.scale.data(), step.layer->bias.data(), step.plan.relu,
-                       step.float_out.data() + r * units);
-      }
+              w.products.data(), w.scratch.shifted);
+    if (step.u8_output) {
+      requantize_rows(w.products.data(), end - begin, units, step.multiplier.data(), step.offset.data(), low,
+                      step.u8_out.values.data() + begin * units);
+    } else {
+      dequantize_rows(w.products.data(), end - begin, units, step.scale.data(), step.layer->bias.data(),
+                      step.plan.relu, step.float_out.data() + begin * units);
     }
   });
 }
@@ -384,6 +405,7 @@ const Tensor& QuantizedModel::forward(const Tensor& input, Index depth) {
   const Tensor* current = &input;
   const U8Tensor* quantized = nullptr;  // when the current activations are uint8
   const ActivationQuantization* quantization = nullptr;
+  const Step* last_channels_last = nullptr;  // the step that wrote `quantized`, if by position
   const ForwardContext context{Mode::eval, nullptr};
   for (Step& step : steps_) {
     if (step.plan.first >= depth) break;
@@ -402,6 +424,7 @@ const Tensor& QuantizedModel::forward(const Tensor& input, Index depth) {
       if (step.u8_output) {
         quantized = &step.u8_out;
         quantization = &step.output;
+        last_channels_last = step.channels_last ? &step : nullptr;
       } else {
         quantized = nullptr;
         current = &step.float_out;
@@ -420,9 +443,23 @@ const Tensor& QuantizedModel::forward(const Tensor& input, Index depth) {
     current = &step.float_out;
   }
   if (quantized != nullptr) {  // stopped between two int8 steps
+    const Index count = quantized->shape.element_count();
     dequantized_.resize(quantized->shape);
-    dequantize_values({quantized->values.data(), static_cast<std::size_t>(quantized->shape.element_count())},
-                      *quantization, dequantized_.data());
+    if (last_channels_last) {  // back to the layer's (C, H, W) order
+      grow(channels_last_, count);
+      dequantize_values({quantized->values.data(), static_cast<std::size_t>(count)}, *quantization,
+                        channels_last_.data());
+      const Index batch = quantized->shape[0];
+      const Index channels = last_channels_last->layer->weights.rows;
+      const Index plane = count / batch / channels;
+      for (Index n = 0; n < batch; ++n) {
+        rows_to_planes(channels_last_.data() + n * plane * channels, plane, channels,
+                       dequantized_.data() + n * plane * channels);
+      }
+    } else {
+      dequantize_values({quantized->values.data(), static_cast<std::size_t>(count)}, *quantization,
+                        dequantized_.data());
+    }
     current = &dequantized_;
   }
   return *current;

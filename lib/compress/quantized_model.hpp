@@ -12,6 +12,7 @@
 #include "compress/int8_gemm.hpp"
 #include "compress/quantization_plan.hpp"
 #include "compress/quantize.hpp"
+#include "compress/requantize.hpp"
 #include "core/pool2d.hpp"
 #include "layers/pooling.hpp"
 #include "model/model.hpp"
@@ -57,7 +58,7 @@ class QuantizedModel {
     // One sample's outputs by position (P, F), before they are transposed into channel planes.
     std::vector<float> float_rows;
     std::vector<std::uint8_t> u8_rows;
-    std::vector<std::int16_t> scratch;  // gemm_u8s8's
+    Int8Scratch scratch;  // the GEMM's
   };
   struct Step {
     QuantizationStep plan;
@@ -68,6 +69,10 @@ class QuantizedModel {
     ActivationQuantization output;  // then: the next step's input quantization
     std::vector<float> multiplier;  // scale / output scale
     std::vector<float> offset;      // bias / output scale + output zero point
+    // A conv2d whose next step is a dense layer over the whole example writes its uint8 output by
+    // position, (H, W, C), without transposing it into channel planes; the dense layer's weights
+    // are packed with their inputs in that order (the same sums, exactly).
+    bool channels_last = false;
     std::optional<Pool2dSpec> pool;
     Shape example_shape;       // the step's output for one example
     U8Tensor quantized_input;  // the float input quantized (when the step before is float)
@@ -75,6 +80,7 @@ class QuantizedModel {
     Tensor float_out;
   };
   void prepare_int8(Step& step, std::optional<Int8Kernel> kernel);
+  void take_channels_last(Step& conv, Step& dense);
   void run_conv(Step& step, const U8Tensor& input);
   void run_dense(Step& step, const U8Tensor& input);
   Index prepare_workers(Index work);
@@ -85,14 +91,11 @@ class QuantizedModel {
   std::vector<Step> steps_;
   std::vector<Workspace> workspaces_;
   Tensor dequantized_;
+  std::vector<float> channels_last_;  // a channels_last output dequantized, before it is transposed
 };
 
 // Folds a batchnorm into the step's conv2d / dense and quantizes the weights per output channel;
 // the step's input quantization comes from the range [low, high] calibration observed.
 QuantizedLayer quantize_step(Model& model, const QuantizationStep& step, float low, float high);
-
-// x (float) -> q, and back, for a whole span.
-void quantize_values(std::span<const float> x, const ActivationQuantization& q, std::uint8_t* out);
-void dequantize_values(std::span<const std::uint8_t> q, const ActivationQuantization& a, float* out);
 
 }  // namespace dlrun

@@ -5,10 +5,12 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdint>
 
 #include "compress/int8_gemm.hpp"
 #include "compress/quantize.hpp"
 #include "compress/quantized_model.hpp"
+#include "compress/requantize.hpp"
 #include "core/random.hpp"
 
 using namespace dlrun;
@@ -141,6 +143,81 @@ TEST_CASE("int8 gemm_u8s8: uint8 activations with a zero point, every kernel exa
   }
 }
 
+TEST_CASE("int8 gemm_u8s8_max: the rows' maximum in groups, every kernel exact, rows padded or not") {
+  Rng rng(29);
+  // {groups, group, n, k}; k = 9 and 5408 are seed_cnn's conv1 and fc1.
+  const std::vector<std::array<Index, 4>> shapes{{1, 1, 1, 1},    {3, 4, 32, 9}, {169, 4, 32, 9},
+                                                 {5, 3, 17, 13},  {2, 9, 5, 30}, {4, 1, 40, 12},
+                                                 {3, 2, 16, 5408}};
+  std::vector<Int8Kernel> kernels{Int8Kernel::pairs};
+  if (cpu_has_vnni()) kernels.push_back(Int8Kernel::vnni);
+  for (const auto& [groups, group, n, k] : shapes) {
+    for (const Index lda : {k, (k + 3) / 4 * 4, k + 5}) {  // the last quad whole or read byte by byte
+      CAPTURE(groups);
+      CAPTURE(group);
+      CAPTURE(n);
+      CAPTURE(k);
+      CAPTURE(lda);
+      const Index m = groups * group;
+      std::vector<std::uint8_t> a(static_cast<std::size_t>(m * lda));
+      for (auto& v : a) v = static_cast<std::uint8_t>(rng.below(256));
+      std::vector<std::int8_t> b(static_cast<std::size_t>(n * k));
+      for (auto& v : b) v = static_cast<std::int8_t>(rng.below(256) - 128);
+      const auto zero_point = static_cast<std::int32_t>(rng.below(256));
+      std::vector<std::int32_t> expected(static_cast<std::size_t>(groups * n));
+      for (Index g = 0; g < groups; ++g) {
+        for (Index c = 0; c < n; ++c) {
+          std::int64_t best = INT64_MIN;
+          for (Index r = g * group; r < (g + 1) * group; ++r) {
+            std::int64_t sum = 0;
+            for (Index i = 0; i < k; ++i)
+              sum += (a[static_cast<std::size_t>(r * lda + i)] - zero_point) *
+                     b[static_cast<std::size_t>(c * k + i)];
+            best = std::max(best, sum);
+          }
+          expected[static_cast<std::size_t>(g * n + c)] = static_cast<std::int32_t>(best);
+        }
+      }
+      for (const Int8Kernel kernel : kernels) {
+        CAPTURE(static_cast<int>(kernel));
+        const Int8Weights packed = pack_u8s8_weights(b.data(), n, k, kernel);
+        std::vector<std::int32_t> c(expected.size(), -1);
+        Int8Scratch scratch;
+        gemm_u8s8_max(m, group, a.data(), lda, zero_point, packed, c.data(), scratch);
+        CHECK(c == expected);
+      }
+    }
+  }
+}
+
+TEST_CASE("int8 requantize_rows and dequantize_rows: the same bytes and floats as the portable loops") {
+  Rng rng(31);
+  for (const auto& [rows, n] : {std::pair<Index, Index>{1, 1}, {7, 16}, {5, 37}, {169, 32}}) {
+    CAPTURE(rows);
+    CAPTURE(n);
+    std::vector<std::int32_t> sums(static_cast<std::size_t>(rows * n));
+    for (auto& v : sums) v = static_cast<std::int32_t>(rng.below(400001)) - 200000;
+    sums[0] = 0;
+    std::vector<float> multiplier(static_cast<std::size_t>(n)), offset(multiplier.size());
+    for (auto& v : multiplier) v = rng.uniform(1e-5f, 2e-3f);
+    for (auto& v : offset) v = rng.uniform(-40.0f, 300.0f);
+    offset[0] = 0.5f;  // sum 0: a tie, rounded to even
+    for (const float low : {0.0f, 37.0f}) {
+      std::vector<std::uint8_t> fast(sums.size()), portable(sums.size());
+      requantize_rows(sums.data(), rows, n, multiplier.data(), offset.data(), low, fast.data());
+      requantize_rows_portable(sums.data(), rows, n, multiplier.data(), offset.data(), low, portable.data());
+      CHECK(fast == portable);
+      if (low == 0.0f) CHECK(fast[0] == 0);
+    }
+    for (const bool relu : {false, true}) {
+      std::vector<float> fast(sums.size()), portable(sums.size());
+      dequantize_rows(sums.data(), rows, n, multiplier.data(), offset.data(), relu, fast.data());
+      dequantize_rows_portable(sums.data(), rows, n, multiplier.data(), offset.data(), relu, portable.data());
+      CHECK(fast == portable);
+    }
+  }
+}
+
 TEST_CASE("int8: quantize_values and dequantize_values round-trip within half a step, clamping outside") {
   Rng rng(23);
   for (const auto& [low, high] : {std::pair{-2.0f, 5.0f}, std::pair{0.0f, 1.0f}, std::pair{-0.3f, -0.1f}}) {
@@ -157,6 +234,9 @@ TEST_CASE("int8: quantize_values and dequantize_values round-trip within half a 
       CHECK(std::fabs(back[i] - x[i]) <= q.scale / 2 * (1 + 1e-4f));
       CHECK(levels[i] == quantize_activation(x[i], q));  // the same rounding as the scalar one
     }
+    std::vector<std::uint8_t> portable(x.size());
+    quantize_values_portable(x, q, portable.data());
+    CHECK(levels == portable);
     const std::vector<float> outside{-1e9f, 1e9f, NAN};
     std::vector<std::uint8_t> clamped(3);
     quantize_values(outside, q, clamped.data());

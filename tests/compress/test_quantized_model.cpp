@@ -162,6 +162,26 @@ TEST_CASE("int8 step: conv2d with relu and maxpool, and with padding, stride and
   }
 }
 
+TEST_CASE("int8 step: max pooling in the GEMM (tiling windows) and after it (overlapping or padded ones)") {
+  Rng rng(25);
+  for (const Int8Kernel kernel : kernels()) {
+    CAPTURE(static_cast<int>(kernel));
+    for (const std::string& pool :
+         std::vector<std::string>{"pool: 2", "pool: [2, 3]", "pool: 3, stride: 2", "pool: 2, padding: 1"}) {
+      CAPTURE(pool);
+      Model model = testing::build_model(
+          "    - {type: conv2d, name: c, filters: 17, kernel: 3, "
+          "activation: relu}\n    - {type: maxpool2d, " +
+              pool + "}\n",
+          Shape{2, 10, 11});
+      const Tensor x = random_input(Shape{3, 2, 10, 11}, rng, -1.0f, 2.0f);
+      QuantizedModel quantized(model, quantize_on(model, x), kernel);
+      REQUIRE(quantized.plan().size() == 1);
+      check_within(float_output(model, x), quantized.forward(x), step_bounds(quantized.layers()[0], 2.0f));
+    }
+  }
+}
+
 TEST_CASE("int8 step: dense on (N, F) and on sequences (N, T, F), with a folded batchnorm and relu") {
   Rng rng(22);
   for (const Int8Kernel kernel : kernels()) {
