@@ -135,41 +135,23 @@ void pack_b_panel(bool transposed, Index depth, Index width, const float* b, Ind
   }
 }
 
-// One panel of A: rows [0, rows) of op(A) over depth [0, depth), stored depth-major, `rows` floats
-// per depth step. `a` points at op(A)(0, 0).
-void pack_a_panel(bool transposed, Index depth, Index rows, const float* a, Index lda, float* panel) {
-  if (transposed) {  // op(A)(i, p) = a[p * lda + i]: the rows of a depth step are contiguous
-    const __mmask16 mask = first_lanes(rows);
-    for (Index p = 0; p < depth; ++p) {
-      _mm512_mask_storeu_ps(panel + p * rows, mask, _mm512_maskz_loadu_ps(mask, a + p * lda));
-    }
-    return;
-  }
-  // op(A)(i, p) = a[i * lda + p]: 16 depth steps of the rows at once, transposed in registers.
-  Index p0 = 0;
-  if (rows == kRows) {
-    for (; p0 + kLanes <= depth; p0 += kLanes) {
-      __m512 block[16];
-      for (int r = 0; r < kRows; ++r) block[r] = _mm512_loadu_ps(a + r * lda + p0);
-      for (int r = kRows; r < kLanes; ++r) block[r] = _mm512_setzero_ps();
-      transpose16(block);
-      for (int q = 0; q < kLanes; ++q) {
-        _mm256_storeu_ps(panel + (p0 + q) * kRows, _mm512_castps512_ps256(block[q]));
-      }
-    }
-  }
-  for (Index r = 0; r < rows; ++r) {
-    for (Index p = p0; p < depth; ++p) panel[p * rows + r] = a[r * lda + p];
+// One panel of transposed A: rows [0, rows) of op(A)(i, p) = a[p * lda + i] over depth [0, depth),
+// stored depth-major, `rows` floats per depth step (contiguous already in A: one masked copy each).
+void pack_a_panel(Index depth, Index rows, const float* a, Index lda, float* panel) {
+  const __mmask16 mask = first_lanes(rows);
+  for (Index p = 0; p < depth; ++p) {
+    _mm512_mask_storeu_ps(panel + p * rows, mask, _mm512_maskz_loadu_ps(mask, a + p * lda));
   }
 }
 
 // C tile (Rows, up to Vectors * 16 columns; `last` masks the last vector) = alpha * A panel B panel
-// + beta * C tile, C not read when beta == 0. B's depth steps are b_step floats apart: a packed
+// + beta * C tile, C not read when beta == 0. Row r of A at depth step p is a[r * a_row + p * a_step]
+// (a packed panel: 1 and Rows; A as stored: lda and 1). B's depth steps are b_step floats apart: a packed
 // panel's width, or B's row stride where it is read in place. The last vector's load is masked, so
 // lanes past the edge are zero either way and the stored lanes get the same bits.
 template <int Rows, int Vectors>
-void micro_tile(Index depth, const float* a, const float* b, Index b_step, float alpha, float beta, float* c,
-                Index ldc, __mmask16 last) {
+void micro_tile(Index depth, const float* a, Index a_row, Index a_step, const float* b, Index b_step,
+                float alpha, float beta, float* c, Index ldc, __mmask16 last) {
   __m512 sum[Rows][Vectors];
 #pragma GCC unroll 8
   for (int r = 0; r < Rows; ++r) {
@@ -183,11 +165,11 @@ void micro_tile(Index depth, const float* a, const float* b, Index b_step, float
     x[Vectors - 1] = _mm512_maskz_loadu_ps(last, b + (Vectors - 1) * kLanes);
 #pragma GCC unroll 8
     for (int r = 0; r < Rows; ++r) {
-      const __m512 w = _mm512_set1_ps(a[r]);
+      const __m512 w = _mm512_set1_ps(a[r * a_row]);
 #pragma GCC unroll 3
       for (int v = 0; v < Vectors; ++v) sum[r][v] = _mm512_fmadd_ps(w, x[v], sum[r][v]);
     }
-    a += Rows;
+    a += a_step;
     b += b_step;
   }
   const __m512 alpha_v = _mm512_set1_ps(alpha);
@@ -205,7 +187,8 @@ void micro_tile(Index depth, const float* a, const float* b, Index b_step, float
   }
 }
 
-using MicroTile = void (*)(Index, const float*, const float*, Index, float, float, float*, Index, __mmask16);
+using MicroTile = void (*)(Index, const float*, Index, Index, const float*, Index, float, float, float*,
+                           Index, __mmask16);
 
 template <int Rows>
 MicroTile micro_tile_for_vectors(Index vectors) {
@@ -268,9 +251,15 @@ void packed_gemm(bool transpose_a, bool transpose_b, Index m, Index n, Index k, 
   // B as stored already has a depth step's columns contiguous; with few rows of A it is read fewer
   // times than packing it would cost (LeNet-5's c3 forward: 16 x 150 x 600).
   const bool b_in_place = !transpose_b && m <= kInPlaceRows;
+  // Likewise A when not transposed: the micro-kernel broadcasts from 8 rows as stored, each read in
+  // order. Packing it cost as much as a third of the multiply-adds at batch 64 (seed_cnn's fc1
+  // forward, 64 x 64 x 5408 per thread: 86-89 -> 110-117 GFLOP/s per CPU second in place; no slower
+  // at 512-2048 square).
+  const bool a_in_place = !transpose_a;
   float* packed_b =
       b_in_place ? nullptr : packed_b_storage.reserve(depth_max * vectors_for(block_columns) * kLanes);
-  float* packed_a = packed_a_storage.reserve(depth_max * ((block_rows + kRows - 1) / kRows) * kRows);
+  float* packed_a =
+      a_in_place ? nullptr : packed_a_storage.reserve(depth_max * ((block_rows + kRows - 1) / kRows) * kRows);
   for (Index jc = 0; jc < n; jc += kBlockColumns) {
     const Index nc = std::min(kBlockColumns, n - jc);
     for (Index pc = 0; pc < k; pc += kDepth) {
@@ -283,9 +272,8 @@ void packed_gemm(bool transpose_a, bool transpose_b, Index m, Index n, Index k, 
       }
       for (Index ic = 0; ic < m; ic += kBlockRows) {
         const Index mc = std::min(kBlockRows, m - ic);
-        for (Index ir = 0; ir < mc; ir += kRows) {
-          pack_a_panel(transpose_a, kc, std::min<Index>(kRows, mc - ir), a_at(ic + ir, pc), lda,
-                       packed_a + ir * kc);
+        for (Index ir = 0; ir < mc && !a_in_place; ir += kRows) {
+          pack_a_panel(kc, std::min<Index>(kRows, mc - ir), a_at(ic + ir, pc), lda, packed_a + ir * kc);
         }
         for (Index ir = 0; ir < mc; ir += kRows) {
           const Index rows = std::min<Index>(kRows, mc - ir);
@@ -294,8 +282,10 @@ void packed_gemm(bool transpose_a, bool transpose_b, Index m, Index n, Index k, 
             const Index vectors = vectors_for(columns);
             const float* b_panel = b_in_place ? b_at(pc, jc + jr) : packed_b + jr * kc;
             micro_tile_for(rows, vectors)(
-                kc, packed_a + ir * kc, b_panel, b_in_place ? ldb : vectors * kLanes, alpha, block_beta,
-                c + (ic + ir) * ldc + jc + jr, ldc, first_lanes(columns - (vectors - 1) * kLanes));
+                kc, a_in_place ? a_at(ic + ir, pc) : packed_a + ir * kc, a_in_place ? lda : 1,
+                a_in_place ? 1 : std::min<Index>(kRows, mc - ir), b_panel,
+                b_in_place ? ldb : vectors * kLanes, alpha, block_beta, c + (ic + ir) * ldc + jc + jr, ldc,
+                first_lanes(columns - (vectors - 1) * kLanes));
           }
         }
       }

@@ -1,7 +1,9 @@
 // dlrun's own single-precision GEMM for x86-64 CPUs with AVX-512F, in the BLIS/GotoBLAS structure:
-// B is packed in blocks of kDepth x kBlockColumns (kept in L2), A in panels of 8 rows x kDepth (kept in
-// L1), and a micro-kernel keeps an 8 x 48 tile of C in 24 registers across the depth, with fused
-// multiply-adds.
+// B is packed in blocks of 256 x 1008 (kept in L2), and a micro-kernel keeps an 8 x 48 tile of C in
+// 24 registers across the depth, with fused multiply-adds, broadcasting from 8 rows of A (256 deep,
+// kept in L1). What packing saves, it must repay: A is packed only when transposed (a masked copy
+// per depth step), and B only when transposed or when A has more than 64 rows; otherwise the kernel
+// reads them as stored.
 //
 // Why: OpenBLAS 0.3.21 does not recognise this project's Xeon and, with OPENBLAS_CORETYPE unset, runs
 // its SSE3 "Prescott" kernels (~30-43 GFLOP/s on one core); the dense and convolution layers' large
