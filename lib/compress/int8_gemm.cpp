@@ -83,13 +83,28 @@ __attribute__((target("avx2"))) void gemm_avx2(Index m, const std::int16_t* a, c
 
 constexpr Index kQuadPanel = 16;
 
-// Rows [0, R) of `a` against one panel of 16 columns: R accumulators of 16 int32. `whole` quads
-// of each row are read as 4 bytes; the `rest` bytes after them (k % 4, when the row may end the
-// buffer) byte by byte. Past k the weights are zero, so what the padding bytes hold does not matter.
-// Q > 0 is `whole` known at compile time, with no rest (a convolution's few quads, unrolled).
-template <int R, int Q>
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) void quad_panel_vnni(const std::uint8_t* a, Index lda,
-                                                                            Index whole, Index rest,
+// Where the VNNI kernel reads its rows' quads: rows `lda` bytes apart (Strided), or a convolution's
+// windows in place (QuadRows). `from(row)` moves the first row there.
+struct Strided {
+  const std::uint8_t* a;
+  Index lda;
+  const std::uint8_t* quad(Index r, Index q) const { return a + r * lda + 4 * q; }
+  Strided from(Index row) const { return {a + row * lda, lda}; }
+};
+
+struct Windows {
+  QuadRows rows;
+  const std::uint8_t* quad(Index r, Index q) const { return rows.image + rows.corners[r] + rows.offsets[q]; }
+  Windows from(Index row) const { return {{rows.image, rows.corners + row, rows.offsets}}; }
+};
+
+// Rows [0, R) against one panel of 16 columns: R accumulators of 16 int32. `whole` quads of each
+// row are read as 4 bytes; the `rest` bytes after them (k % 4, when the row may end the buffer)
+// byte by byte. Past k the weights are zero, so what the padding bytes hold does not matter. Q > 0
+// is `whole` known at compile time, with no rest (a convolution's few quads, unrolled).
+template <int R, int Q, class Rows>
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void quad_panel_vnni(const Rows& a, Index whole,
+                                                                            Index rest,
                                                                             const std::int8_t* panel,
                                                                             __m512i* out) {
   if constexpr (Q > 0) whole = Q;
@@ -99,7 +114,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void quad_panel_vnni(cons
     const __m512i weights = _mm512_loadu_si512(panel + q * kQuadPanel * 4);
     for (int r = 0; r < R; ++r) {
       std::int32_t quad;
-      std::memcpy(&quad, a + r * lda + 4 * q, sizeof(quad));
+      std::memcpy(&quad, a.quad(r, q), sizeof(quad));
       acc[r] = _mm512_dpbusd_epi32(acc[r], _mm512_set1_epi32(quad), weights);
     }
   }
@@ -107,7 +122,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void quad_panel_vnni(cons
     const __m512i weights = _mm512_loadu_si512(panel + whole * kQuadPanel * 4);
     for (int r = 0; r < R; ++r) {
       std::int32_t quad = 0;
-      std::memcpy(&quad, a + r * lda + 4 * whole, static_cast<std::size_t>(rest));
+      std::memcpy(&quad, a.quad(r, whole), static_cast<std::size_t>(rest));
       acc[r] = _mm512_dpbusd_epi32(acc[r], _mm512_set1_epi32(quad), weights);
     }
   }
@@ -117,16 +132,17 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void quad_panel_vnni(cons
 constexpr int kRows = 8;
 
 // quad_panel_vnni for `rows` <= R rows: the count as a template argument, without a switch's copies.
-template <int Q, int R = kRows>
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) inline void quad_rows_vnni(
-    Index rows, const std::uint8_t* a, Index lda, Index whole, Index rest, const std::int8_t* panel,
-    __m512i* out) {
+template <int Q, class Rows, int R = kRows>
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) inline void quad_rows_vnni(Index rows, const Rows& a,
+                                                                                  Index whole, Index rest,
+                                                                                  const std::int8_t* panel,
+                                                                                  __m512i* out) {
   if constexpr (R == 1) {
-    quad_panel_vnni<1, Q>(a, lda, whole, rest, panel, out);
+    quad_panel_vnni<1, Q>(a, whole, rest, panel, out);
   } else if (rows == R) {
-    quad_panel_vnni<R, Q>(a, lda, whole, rest, panel, out);
+    quad_panel_vnni<R, Q>(a, whole, rest, panel, out);
   } else {
-    quad_rows_vnni<Q, R - 1>(rows, a, lda, whole, rest, panel, out);
+    quad_rows_vnni<Q, Rows, R - 1>(rows, a, whole, rest, panel, out);
   }
 }
 
@@ -134,15 +150,16 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) inline void quad_rows_vnn
 // of `c`: the maximum of a group (the same before and after the zero point's correction) taken in
 // registers when the groups fit the blocks, else the first of a group stored and the others folded
 // in by maximum.
-template <int Q>
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) void panel_vnni(
-    Index m, const std::uint8_t* a, Index lda, Index whole, Index rest, const std::int8_t* weights,
-    __m512i correction, __mmask16 mask, Index group, std::int32_t* c, Index ldc) {
+template <int Q, class Rows>
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void panel_vnni(Index m, const Rows& a, Index whole,
+                                                                       Index rest, const std::int8_t* weights,
+                                                                       __m512i correction, __mmask16 mask,
+                                                                       Index group, std::int32_t* c,
+                                                                       Index ldc) {
   __m512i out[kRows];
   for (Index row = 0; row < m; row += kRows) {
     const Index rows = std::min<Index>(kRows, m - row);
-    const std::uint8_t* a_rows = a + row * lda;
-    quad_rows_vnni<Q>(rows, a_rows, lda, whole, rest, weights, out);
+    quad_rows_vnni<Q>(rows, a.from(row), whole, rest, weights, out);
     if (group == 1) {
       for (Index r = 0; r < rows; ++r)
         _mm512_mask_storeu_epi32(c + (row + r) * ldc, mask, _mm512_sub_epi32(out[r], correction));
@@ -171,17 +188,13 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void panel_vnni(
   }
 }
 
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) void gemm_vnni(Index m, const std::uint8_t* a,
-                                                                      Index lda, std::int32_t zero_point,
+// `whole` quads per row read as 4 bytes and `rest` bytes after them (Windows: always whole).
+template <class Rows>
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void gemm_vnni(Index m, const Rows& a, Index whole,
+                                                                      Index rest, std::int32_t zero_point,
                                                                       const Int8Weights& b, Index group,
                                                                       std::int32_t* c) {
   const Index panels = (b.n + kQuadPanel - 1) / kQuadPanel;
-  // Rows long enough to hold every quad whole (lda >= 4 * k_quads) need no byte-wise tail: reading
-  // the last quad a byte at a time costs a store-forwarding stall per row, most of the time of a
-  // 3x3 convolution's k = 9.
-  const bool padded = lda >= 4 * b.k_quads;
-  const Index whole = padded ? b.k_quads : b.k / 4;
-  const Index rest = padded ? 0 : b.k - 4 * whole;
   for (Index panel = 0; panel < panels; ++panel) {
     const std::int8_t* weights = b.quads.data() + panel * b.k_quads * kQuadPanel * 4;
     const Index columns = std::min(kQuadPanel, b.n - panel * kQuadPanel);
@@ -192,19 +205,30 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void gemm_vnni(Index m, c
     std::int32_t* to = c + panel * kQuadPanel;
     switch (rest == 0 ? whole : 0) {
       case 1:
-        panel_vnni<1>(m, a, lda, whole, rest, weights, correction, mask, group, to, b.n);
+        panel_vnni<1>(m, a, whole, rest, weights, correction, mask, group, to, b.n);
         break;
       case 2:
-        panel_vnni<2>(m, a, lda, whole, rest, weights, correction, mask, group, to, b.n);
+        panel_vnni<2>(m, a, whole, rest, weights, correction, mask, group, to, b.n);
         break;
-      case 3:  // a 3x3 kernel on one channel, padded to 12
-        panel_vnni<3>(m, a, lda, whole, rest, weights, correction, mask, group, to, b.n);
+      case 3:  // a 3x3 kernel on one channel
+        panel_vnni<3>(m, a, whole, rest, weights, correction, mask, group, to, b.n);
         break;
       default:
-        panel_vnni<0>(m, a, lda, whole, rest, weights, correction, mask, group, to, b.n);
+        panel_vnni<0>(m, a, whole, rest, weights, correction, mask, group, to, b.n);
         break;
     }
   }
+}
+
+// Rows long enough to hold every quad whole (lda >= 4 * k_quads) need no byte-wise tail: reading
+// the last quad a byte at a time costs a store-forwarding stall per row, most of the time of a
+// 3x3 convolution's k = 9.
+void gemm_vnni_strided(Index m, const std::uint8_t* a, Index lda, std::int32_t zero_point,
+                       const Int8Weights& b, Index group, std::int32_t* c) {
+  const bool padded = lda >= 4 * b.k_quads;
+  const Index whole = padded ? b.k_quads : b.k / 4;
+  const Index rest = padded ? 0 : b.k - 4 * whole;
+  gemm_vnni(m, Strided{a, lda}, whole, rest, zero_point, b, group, c);
 }
 
 }  // namespace
@@ -269,7 +293,7 @@ void gemm_u8s8(Index m, const std::uint8_t* a, Index lda, std::int32_t zero_poin
   if (m <= 0 || b.n <= 0) return;
   if (b.kernel == Int8Kernel::vnni) {
     require_vnni_cpu();
-    gemm_vnni(m, a, lda, zero_point, b, 1, c);
+    gemm_vnni_strided(m, a, lda, zero_point, b, 1, c);
     return;
   }
   gemm_u8s8_pairs(m, a, lda, zero_point, b, c, scratch);
@@ -281,7 +305,7 @@ void gemm_u8s8_max(Index m, Index group, const std::uint8_t* a, Index lda, std::
   if (m <= 0 || b.n <= 0) return;
   if (b.kernel == Int8Kernel::vnni) {
     require_vnni_cpu();
-    gemm_vnni(m, a, lda, zero_point, b, group, c);
+    gemm_vnni_strided(m, a, lda, zero_point, b, group, c);
     return;
   }
   if (scratch.sums.size() < static_cast<std::size_t>(m * b.n))
@@ -295,6 +319,27 @@ void gemm_u8s8_max(Index m, Index group, const std::uint8_t* a, Index lda, std::
       for (Index col = 0; col < b.n; ++col) to[col] = std::max(to[col], from[member * b.n + col]);
     }
   }
+}
+
+void gemm_u8s8_max(Index m, Index group, const QuadRows& a, std::int32_t zero_point, const Int8Weights& b,
+                   std::int32_t* c, Int8Scratch& scratch) {
+  require(group >= 1 && m % group == 0, "gemm_u8s8_max: the rows are not whole groups");
+  require(b.k % 4 == 0, "gemm_u8s8_max: rows of quads need k a multiple of 4");
+  if (m <= 0 || b.n <= 0) return;
+  if (b.kernel == Int8Kernel::vnni) {
+    require_vnni_cpu();
+    gemm_vnni(m, Windows{a}, b.k / 4, 0, zero_point, b, group, c);
+    return;
+  }
+  // The pairs kernel reads rows: the quads gathered into them first.
+  const Index quads = b.k / 4;
+  if (scratch.gathered.size() < static_cast<std::size_t>(m * b.k))
+    scratch.gathered.resize(static_cast<std::size_t>(m * b.k));
+  for (Index row = 0; row < m; ++row) {
+    for (Index q = 0; q < quads; ++q)
+      std::memcpy(scratch.gathered.data() + row * b.k + 4 * q, a.image + a.corners[row] + a.offsets[q], 4);
+  }
+  gemm_u8s8_max(m, group, scratch.gathered.data(), b.k, zero_point, b, c, scratch);
 }
 
 PackedInt8Weights pack_int8_weights(const std::int8_t* b, Index n, Index k) {

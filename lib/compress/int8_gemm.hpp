@@ -73,6 +73,7 @@ void gemm_u8s8(Index m, const std::uint8_t* a, Index lda, std::int32_t zero_poin
 struct Int8Scratch {
   std::vector<std::int16_t> shifted;
   std::vector<std::int32_t> sums;
+  std::vector<std::uint8_t> gathered;  // QuadRows' rows, for the pairs kernel
 };
 
 // The product with its rows max pooled: m rows in groups of `group` consecutive ones (m a multiple
@@ -81,5 +82,18 @@ struct Int8Scratch {
 // the maximum into its stores, so the unpooled sums are never written.
 void gemm_u8s8_max(Index m, Index group, const std::uint8_t* a, Index lda, std::int32_t zero_point,
                    const Int8Weights& b, std::int32_t* c, Int8Scratch& scratch);
+
+// Rows read in place from an image, without copying them out: row r's quad q (4 bytes, k = 4 *
+// quads) is image + corners[r] + offsets[q]. A convolution's windows, each quad (part of) one
+// kernel row, its weights zero past the kernel's width; the bytes read there must exist.
+struct QuadRows {
+  const std::uint8_t* image = nullptr;
+  const Index* corners = nullptr;  // m
+  const Index* offsets = nullptr;  // k / 4
+};
+
+// gemm_u8s8_max over QuadRows (b.k a multiple of 4).
+void gemm_u8s8_max(Index m, Index group, const QuadRows& a, std::int32_t zero_point, const Int8Weights& b,
+                   std::int32_t* c, Int8Scratch& scratch);
 
 }  // namespace dlrun

@@ -13,6 +13,7 @@
 #include "compress/quantization_plan.hpp"
 #include "compress/quantize.hpp"
 #include "compress/requantize.hpp"
+#include "core/im2col.hpp"
 #include "core/pool2d.hpp"
 #include "layers/pooling.hpp"
 #include "model/model.hpp"
@@ -28,8 +29,10 @@ struct QuantizedLayer {
   ActivationQuantization input;  // the step's input: per tensor, affine
 };
 
-// A batch of uint8 activations with their shape.
+// A batch of uint8 activations with their shape, and spare bytes after them: a convolution reads
+// its kernel rows in whole quads, up to 3 bytes past the last one.
 struct U8Tensor {
+  static constexpr Index kSpareBytes = 4;
   Shape shape;
   std::vector<std::uint8_t> values;
   void resize(const Shape& new_shape);
@@ -50,6 +53,14 @@ class QuantizedModel {
   const std::vector<QuantizedLayer>& layers() const { return layers_; }
   Model& model() { return *model_; }
 
+  // Where a conv2d step's GEMM rows read one sample's image (made once per input shape): in place,
+  // each row's window corner and each quad's offset from it (QuadRows); else each row's position.
+  struct RowPlan {
+    Shape example;  // the input (C, H, W) it was made for
+    std::vector<Index> corners, offsets;
+    std::vector<Index> oh, ow;
+  };
+
  private:
   struct Workspace {
     std::vector<std::uint8_t> rows;  // im2col rows of a block of samples (conv2d)
@@ -58,7 +69,19 @@ class QuantizedModel {
     // One sample's outputs by position (P, F), before they are transposed into channel planes.
     std::vector<float> float_rows;
     std::vector<std::uint8_t> u8_rows;
-    Int8Scratch scratch;  // the GEMM's
+    std::vector<std::uint8_t> padded;  // a sample's image with its padding, for a conv2d in place
+    Int8Scratch scratch;               // the GEMM's
+  };
+  // A conv2d step's figures for the current input shape (prepare_conv).
+  struct ConvRun {
+    ConvGeometry geometry;
+    PoolGeometry pool;
+    bool pool_in_gemm = false;  // windows that tile the output: max pooled inside the GEMM
+    Index plane = 0;            // output positions per channel (after pooling)
+    Index group = 1;            // GEMM rows per output position
+    Index rows_per_sample = 0, sums_per_sample = 0;
+    Index lda = 0;    // im2row_u8's rows (not in place)
+    Index block = 1;  // samples per GEMM
   };
   struct Step {
     QuantizationStep plan;
@@ -78,11 +101,17 @@ class QuantizedModel {
     U8Tensor quantized_input;  // the float input quantized (when the step before is float)
     U8Tensor u8_out;
     Tensor float_out;
+    ConvRun conv;           // conv2d: for the current batch
+    bool in_place = false;  // a conv2d reading its windows in place (weights packed for QuadRows)
+    RowPlan rows;           // conv2d
   };
   void prepare_int8(Step& step, std::optional<Int8Kernel> kernel);
   void take_channels_last(Step& conv, Step& dense);
-  void run_conv(Step& step, const U8Tensor& input);
-  void run_dense(Step& step, const U8Tensor& input);
+  // Sized for the input's batch (serially, in order), then run on samples [begin, end) of it.
+  void prepare_conv(Step& step, const U8Tensor& input);
+  void conv_samples(Step& step, const U8Tensor& input, Workspace& w, Index begin, Index end);
+  void prepare_dense(Step& step, const U8Tensor& input);
+  void dense_samples(Step& step, const U8Tensor& input, Workspace& w, Index begin, Index end);
   Index prepare_workers(Index work);
 
   Model* model_;

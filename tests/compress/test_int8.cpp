@@ -190,6 +190,49 @@ TEST_CASE("int8 gemm_u8s8_max: the rows' maximum in groups, every kernel exact, 
   }
 }
 
+TEST_CASE("int8 gemm_u8s8_max on rows read in place (QuadRows): the same as on the rows gathered first") {
+  Rng rng(37);
+  // {groups, group, n, quads}: 3 quads are a 3x3 kernel's rows on one channel (seed_cnn's conv1).
+  const std::vector<std::array<Index, 4>> shapes{{169, 4, 32, 3}, {5, 1, 17, 1}, {7, 2, 16, 2},
+                                                 {4, 3, 40, 6},   {9, 4, 5, 3},  {3, 9, 33, 4}};
+  std::vector<Int8Kernel> kernels{Int8Kernel::pairs};
+  if (cpu_has_vnni()) kernels.push_back(Int8Kernel::vnni);
+  for (const auto& [groups, group, n, quads] : shapes) {
+    CAPTURE(groups);
+    CAPTURE(group);
+    CAPTURE(n);
+    CAPTURE(quads);
+    const Index m = groups * group, k = 4 * quads;
+    std::vector<std::uint8_t> image(500);
+    for (auto& v : image) v = static_cast<std::uint8_t>(rng.below(256));
+    std::vector<Index> corners(static_cast<std::size_t>(m)), offsets(static_cast<std::size_t>(quads));
+    for (auto& v : offsets) v = static_cast<Index>(rng.below(100));
+    for (auto& v : corners) v = static_cast<Index>(rng.below(396));  // the last quad ends inside
+    std::vector<std::uint8_t> rows(static_cast<std::size_t>(m * k));
+    for (Index r = 0; r < m; ++r) {
+      for (Index q = 0; q < quads; ++q) {
+        for (Index i = 0; i < 4; ++i) {
+          rows[static_cast<std::size_t>(r * k + 4 * q + i)] = image[static_cast<std::size_t>(
+              corners[static_cast<std::size_t>(r)] + offsets[static_cast<std::size_t>(q)] + i)];
+        }
+      }
+    }
+    std::vector<std::int8_t> b(static_cast<std::size_t>(n * k));
+    for (auto& v : b) v = static_cast<std::int8_t>(rng.below(256) - 128);
+    const auto zero_point = static_cast<std::int32_t>(rng.below(256));
+    for (const Int8Kernel kernel : kernels) {
+      CAPTURE(static_cast<int>(kernel));
+      const Int8Weights packed = pack_u8s8_weights(b.data(), n, k, kernel);
+      std::vector<std::int32_t> expected(static_cast<std::size_t>(groups * n), -1), c(expected.size(), -2);
+      Int8Scratch scratch;
+      gemm_u8s8_max(m, group, rows.data(), k, zero_point, packed, expected.data(), scratch);
+      gemm_u8s8_max(m, group, QuadRows{image.data(), corners.data(), offsets.data()}, zero_point, packed,
+                    c.data(), scratch);
+      CHECK(c == expected);
+    }
+  }
+}
+
 TEST_CASE("int8 requantize_rows and dequantize_rows: the same bytes and floats as the portable loops") {
   Rng rng(31);
   for (const auto& [rows, n] : {std::pair<Index, Index>{1, 1}, {7, 16}, {5, 37}, {169, 32}}) {

@@ -162,18 +162,25 @@ TEST_CASE("int8 step: conv2d with relu and maxpool, and with padding, stride and
   }
 }
 
-TEST_CASE("int8 step: max pooling in the GEMM (tiling windows) and after it (overlapping or padded ones)") {
+TEST_CASE("int8 step: convolution windows copied whole or clipped, pooled in the GEMM or after it") {
   Rng rng(25);
+  // Windows read in place, whole quads past the kernel's width (3, 5), the padding written out
+  // around the image (1, same: uneven); pools that tile the output run in the GEMM, overlapping or
+  // padded ones after it.
+  const std::vector<std::string> convs{"kernel: 3", "kernel: 3, padding: 1", "kernel: 5, stride: 2",
+                                       "kernel: [2, 4], padding: 1", "kernel: 4, padding: same"};
+  const std::vector<std::string> pools{"pool: 2", "pool: [2, 3]", "pool: 3, stride: 2",
+                                       "pool: 2, padding: 1"};
   for (const Int8Kernel kernel : kernels()) {
     CAPTURE(static_cast<int>(kernel));
-    for (const std::string& pool :
-         std::vector<std::string>{"pool: 2", "pool: [2, 3]", "pool: 3, stride: 2", "pool: 2, padding: 1"}) {
+    for (std::size_t i = 0; i < convs.size(); ++i) {
+      const std::string& conv = convs[i];
+      const std::string& pool = pools[(i + static_cast<std::size_t>(kernel)) % pools.size()];
+      CAPTURE(conv);
       CAPTURE(pool);
-      Model model = testing::build_model(
-          "    - {type: conv2d, name: c, filters: 17, kernel: 3, "
-          "activation: relu}\n    - {type: maxpool2d, " +
-              pool + "}\n",
-          Shape{2, 10, 11});
+      Model model = testing::build_model("    - {type: conv2d, name: c, filters: 17, " + conv +
+                                             ", activation: relu}\n    - {type: maxpool2d, " + pool + "}\n",
+                                         Shape{2, 10, 11});
       const Tensor x = random_input(Shape{3, 2, 10, 11}, rng, -1.0f, 2.0f);
       QuantizedModel quantized(model, quantize_on(model, x), kernel);
       REQUIRE(quantized.plan().size() == 1);
