@@ -82,6 +82,7 @@ __attribute__((target("avx2"))) void gemm_avx2(Index m, const std::int16_t* a, c
 }
 
 constexpr Index kQuadPanel = 16;
+constexpr int kRows = 8;  // rows per block of the VNNI kernel
 
 // Where the VNNI kernel reads its rows' quads: rows `lda` bytes apart (Strided), or a convolution's
 // windows in place (QuadRows). `from(row)` moves the first row there.
@@ -98,125 +99,163 @@ struct Windows {
   Windows from(Index row) const { return {{rows.image, rows.corners + row, rows.offsets}}; }
 };
 
-// Rows [0, R) against one panel of 16 columns: R accumulators of 16 int32. `whole` quads of each
-// row are read as 4 bytes; the `rest` bytes after them (k % 4, when the row may end the buffer)
-// byte by byte. Past k the weights are zero, so what the padding bytes hold does not matter. Q > 0
-// is `whole` known at compile time, with no rest (a convolution's few quads, unrolled).
-template <int R, int Q, class Rows>
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) void quad_panel_vnni(const Rows& a, Index whole,
-                                                                            Index rest,
-                                                                            const std::int8_t* panel,
-                                                                            __m512i* out) {
+// Rows [0, R) against P panels of 16 columns (`panel_stride` apart): P x R accumulators of 16
+// int32, each row's quad broadcast once for all P panels. `whole` quads of each row are read as 4
+// bytes; the `rest` bytes after them (k % 4, when the row may end the buffer) byte by byte. Past k
+// the weights are zero, so what the padding bytes hold does not matter. Q > 0 is `whole` known at
+// compile time, with no rest (a convolution's few quads, unrolled).
+template <int R, int Q, int P, class Rows>
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void quad_panel_vnni(
+    const Rows& a, Index whole, Index rest, const std::int8_t* panel, Index panel_stride, __m512i* out) {
   if constexpr (Q > 0) whole = Q;
-  __m512i acc[R];
-  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_si512();
+  __m512i acc[P][R];
+  for (int p = 0; p < P; ++p) {
+    for (int r = 0; r < R; ++r) acc[p][r] = _mm512_setzero_si512();
+  }
   for (Index q = 0; q < whole; ++q) {
-    const __m512i weights = _mm512_loadu_si512(panel + q * kQuadPanel * 4);
+    __m512i weights[P];
+    for (int p = 0; p < P; ++p)
+      weights[p] = _mm512_loadu_si512(panel + p * panel_stride + q * kQuadPanel * 4);
     for (int r = 0; r < R; ++r) {
       std::int32_t quad;
       std::memcpy(&quad, a.quad(r, q), sizeof(quad));
-      acc[r] = _mm512_dpbusd_epi32(acc[r], _mm512_set1_epi32(quad), weights);
+      const __m512i broadcast = _mm512_set1_epi32(quad);
+      for (int p = 0; p < P; ++p) acc[p][r] = _mm512_dpbusd_epi32(acc[p][r], broadcast, weights[p]);
     }
   }
   if (Q == 0 && rest > 0) {
-    const __m512i weights = _mm512_loadu_si512(panel + whole * kQuadPanel * 4);
+    __m512i weights[P];
+    for (int p = 0; p < P; ++p)
+      weights[p] = _mm512_loadu_si512(panel + p * panel_stride + whole * kQuadPanel * 4);
     for (int r = 0; r < R; ++r) {
       std::int32_t quad = 0;
       std::memcpy(&quad, a.quad(r, whole), static_cast<std::size_t>(rest));
-      acc[r] = _mm512_dpbusd_epi32(acc[r], _mm512_set1_epi32(quad), weights);
+      const __m512i broadcast = _mm512_set1_epi32(quad);
+      for (int p = 0; p < P; ++p) acc[p][r] = _mm512_dpbusd_epi32(acc[p][r], broadcast, weights[p]);
     }
   }
-  for (int r = 0; r < R; ++r) out[r] = acc[r];
+  for (int p = 0; p < P; ++p) {
+    for (int r = 0; r < R; ++r) out[p * kRows + r] = acc[p][r];
+  }
 }
 
-constexpr int kRows = 8;
-
 // quad_panel_vnni for `rows` <= R rows: the count as a template argument, without a switch's copies.
-template <int Q, class Rows, int R = kRows>
+template <int Q, int P, class Rows, int R = kRows>
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) inline void quad_rows_vnni(Index rows, const Rows& a,
                                                                                   Index whole, Index rest,
                                                                                   const std::int8_t* panel,
+                                                                                  Index panel_stride,
                                                                                   __m512i* out) {
   if constexpr (R == 1) {
-    quad_panel_vnni<1, Q>(a, whole, rest, panel, out);
+    quad_panel_vnni<1, Q, P>(a, whole, rest, panel, panel_stride, out);
   } else if (rows == R) {
-    quad_panel_vnni<R, Q>(a, whole, rest, panel, out);
+    quad_panel_vnni<R, Q, P>(a, whole, rest, panel, panel_stride, out);
   } else {
-    quad_rows_vnni<Q, Rows, R - 1>(rows, a, whole, rest, panel, out);
+    quad_rows_vnni<Q, P, Rows, R - 1>(rows, a, whole, rest, panel, panel_stride, out);
   }
 }
 
-// One panel of 16 columns of the product, rows of kRows at a time. Row `i` goes to row i / group
-// of `c`: the maximum of a group (the same before and after the zero point's correction) taken in
-// registers when the groups fit the blocks, else the first of a group stored and the others folded
-// in by maximum.
-template <int Q, class Rows>
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) void panel_vnni(Index m, const Rows& a, Index whole,
-                                                                       Index rest, const std::int8_t* weights,
-                                                                       __m512i correction, __mmask16 mask,
-                                                                       Index group, std::int32_t* c,
-                                                                       Index ldc) {
-  __m512i out[kRows];
+// The zero point's correction of one panel's columns and their mask.
+struct PanelEnd {
+  __m512i correction;
+  __mmask16 mask;
+  Index groups_per_block;  // kRows / group, when group divides kRows
+};
+
+// Rows [0, rows) of one panel, `out` their sums: row `i` goes to row i / group of `c`, the maximum
+// of a group (the same before and after the correction) taken in registers when the groups fit the
+// blocks, else the first of a group stored and the others folded in by maximum.
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) inline void store_rows_vnni(
+    const __m512i* out, Index row, Index rows, const PanelEnd& end, Index group, std::int32_t* c, Index ldc) {
+  const __mmask16 mask = end.mask;
+  if (group == 1) {
+    for (Index r = 0; r < rows; ++r)
+      _mm512_mask_storeu_epi32(c + (row + r) * ldc, mask, _mm512_sub_epi32(out[r], end.correction));
+    return;
+  }
+  if (kRows % group == 0) {  // whole groups in the block (rows is a multiple of group): in registers
+    // The block's first group is row / group = (row / kRows) * (kRows / group): no division by group,
+    // whose latency the few multiply-adds of a convolution's rows would not hide.
+    std::int32_t* to = c + (row / kRows) * end.groups_per_block * ldc;
+    for (Index first = 0; first < rows; first += group, to += ldc) {
+      __m512i best = out[first];
+      for (Index r = first + 1; r < first + group; ++r) best = _mm512_maskz_max_epi32(mask, best, out[r]);
+      _mm512_mask_storeu_epi32(to, mask, _mm512_sub_epi32(best, end.correction));
+    }
+    return;
+  }
+  Index target = row / group;
+  Index member = row % group;
+  for (Index r = 0; r < rows; ++r) {
+    std::int32_t* to = c + target * ldc;
+    __m512i sums = _mm512_sub_epi32(out[r], end.correction);
+    if (member > 0) sums = _mm512_maskz_max_epi32(mask, sums, _mm512_maskz_loadu_epi32(mask, to));
+    _mm512_mask_storeu_epi32(to, mask, sums);
+    if (++member == group) {
+      member = 0;
+      ++target;
+    }
+  }
+}
+
+// P panels of 16 columns of the product (starting at `panel`), rows of kRows at a time.
+template <int Q, int P, class Rows>
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void panels_vnni(Index m, const Rows& a, Index whole,
+                                                                        Index rest, const Int8Weights& b,
+                                                                        Index panel, std::int32_t zero_point,
+                                                                        Index group, std::int32_t* c) {
+  const Index panel_stride = b.k_quads * kQuadPanel * 4;
+  const std::int8_t* weights = b.quads.data() + panel * panel_stride;
+  PanelEnd ends[P];
+  for (int p = 0; p < P; ++p) {
+    const Index first_column = (panel + p) * kQuadPanel;
+    const Index columns = std::min(kQuadPanel, b.n - first_column);
+    ends[p].mask = static_cast<__mmask16>((1u << columns) - 1u);
+    ends[p].groups_per_block = kRows % group == 0 ? kRows / group : 0;
+    ends[p].correction =
+        _mm512_mullo_epi32(_mm512_set1_epi32(zero_point),
+                           _mm512_maskz_loadu_epi32(ends[p].mask, b.column_sums.data() + first_column));
+  }
+  __m512i out[P * kRows];
   for (Index row = 0; row < m; row += kRows) {
     const Index rows = std::min<Index>(kRows, m - row);
-    quad_rows_vnni<Q>(rows, a.from(row), whole, rest, weights, out);
-    if (group == 1) {
-      for (Index r = 0; r < rows; ++r)
-        _mm512_mask_storeu_epi32(c + (row + r) * ldc, mask, _mm512_sub_epi32(out[r], correction));
-      continue;
-    }
-    if (kRows % group == 0) {  // whole groups in the block (rows is a multiple of group): in registers
-      for (Index first = 0; first < rows; first += group) {
-        __m512i best = out[first];
-        for (Index r = first + 1; r < first + group; ++r) best = _mm512_maskz_max_epi32(mask, best, out[r]);
-        _mm512_mask_storeu_epi32(c + (row + first) / group * ldc, mask, _mm512_sub_epi32(best, correction));
-      }
-      continue;
-    }
-    Index target = row / group;
-    Index member = row % group;
-    for (Index r = 0; r < rows; ++r) {
-      std::int32_t* to = c + target * ldc;
-      __m512i sums = _mm512_sub_epi32(out[r], correction);
-      if (member > 0) sums = _mm512_maskz_max_epi32(mask, sums, _mm512_maskz_loadu_epi32(mask, to));
-      _mm512_mask_storeu_epi32(to, mask, sums);
-      if (++member == group) {
-        member = 0;
-        ++target;
-      }
-    }
+    quad_rows_vnni<Q, P>(rows, a.from(row), whole, rest, weights, panel_stride, out);
+    for (int p = 0; p < P; ++p)
+      store_rows_vnni(out + p * kRows, row, rows, ends[p], group, c + (panel + p) * kQuadPanel, b.n);
   }
 }
 
-// `whole` quads per row read as 4 bytes and `rest` bytes after them (Windows: always whole).
-template <class Rows>
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) void gemm_vnni(Index m, const Rows& a, Index whole,
-                                                                      Index rest, std::int32_t zero_point,
-                                                                      const Int8Weights& b, Index group,
-                                                                      std::int32_t* c) {
+// Panels two at a time (each row's quads broadcast once for both), the last one alone when their
+// count is odd. `whole` quads per row read as 4 bytes and `rest` bytes after them (Windows: whole).
+template <int Q, class Rows>
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void gemm_vnni_quads(Index m, const Rows& a,
+                                                                            Index whole, Index rest,
+                                                                            std::int32_t zero_point,
+                                                                            const Int8Weights& b, Index group,
+                                                                            std::int32_t* c) {
   const Index panels = (b.n + kQuadPanel - 1) / kQuadPanel;
-  for (Index panel = 0; panel < panels; ++panel) {
-    const std::int8_t* weights = b.quads.data() + panel * b.k_quads * kQuadPanel * 4;
-    const Index columns = std::min(kQuadPanel, b.n - panel * kQuadPanel);
-    const __mmask16 mask = static_cast<__mmask16>((1u << columns) - 1u);
-    const __m512i correction =
-        _mm512_mullo_epi32(_mm512_set1_epi32(zero_point),
-                           _mm512_maskz_loadu_epi32(mask, b.column_sums.data() + panel * kQuadPanel));
-    std::int32_t* to = c + panel * kQuadPanel;
-    switch (rest == 0 ? whole : 0) {
-      case 1:
-        panel_vnni<1>(m, a, whole, rest, weights, correction, mask, group, to, b.n);
-        break;
-      case 2:
-        panel_vnni<2>(m, a, whole, rest, weights, correction, mask, group, to, b.n);
-        break;
-      case 3:  // a 3x3 kernel on one channel
-        panel_vnni<3>(m, a, whole, rest, weights, correction, mask, group, to, b.n);
-        break;
-      default:
-        panel_vnni<0>(m, a, whole, rest, weights, correction, mask, group, to, b.n);
-        break;
-    }
+  Index panel = 0;
+  for (; panel + 2 <= panels; panel += 2)
+    panels_vnni<Q, 2>(m, a, whole, rest, b, panel, zero_point, group, c);
+  if (panel < panels) panels_vnni<Q, 1>(m, a, whole, rest, b, panel, zero_point, group, c);
+}
+
+template <class Rows>
+void gemm_vnni(Index m, const Rows& a, Index whole, Index rest, std::int32_t zero_point, const Int8Weights& b,
+               Index group, std::int32_t* c) {
+  switch (rest == 0 ? whole : 0) {
+    case 1:
+      gemm_vnni_quads<1>(m, a, whole, rest, zero_point, b, group, c);
+      break;
+    case 2:
+      gemm_vnni_quads<2>(m, a, whole, rest, zero_point, b, group, c);
+      break;
+    case 3:  // a 3x3 kernel on one channel
+      gemm_vnni_quads<3>(m, a, whole, rest, zero_point, b, group, c);
+      break;
+    default:
+      gemm_vnni_quads<0>(m, a, whole, rest, zero_point, b, group, c);
+      break;
   }
 }
 
