@@ -24,6 +24,28 @@ void copy_run(float* out, const float* in, Index n) {
   }
 }
 
+// `rows` runs of n floats (4 <= n < 64), read in_stride apart and written one after another: a
+// column-matrix row's whole output rows where the kernel tap needs no padding, with the loop bounds
+// set once instead of per run.
+void copy_rows(float* out, const float* in, Index rows, Index n, Index in_stride) {
+  const Index last = n - 4;
+  for (Index r = 0; r < rows; ++r, out += n, in += in_stride) {
+    for (Index i = 0; i < last; i += 4) store_vector(out + i, load_vector<Float4>(in + i));
+    store_vector(out + last, load_vector<Float4>(in + last));
+  }
+}
+
+// out[i] += in[i] over `rows` runs of n floats, read one after another and added out_stride apart:
+// col2im's counterpart of copy_rows.
+void add_rows(float* out, const float* in, Index rows, Index n, Index out_stride) {
+  for (Index r = 0; r < rows; ++r, out += out_stride, in += n) {
+    Index i = 0;
+    for (; i + 4 <= n; i += 4)
+      store_vector(out + i, load_vector<Float4>(out + i) + load_vector<Float4>(in + i));
+    for (; i < n; ++i) out[i] += in[i];
+  }
+}
+
 // The padded ends of a row: a few floats each. A loop GCC turns into a call to memset; a switch
 // (up to 3 floats, a vector and the rest for more) it does not.
 void zero_run(float* out, Index n) {
@@ -94,7 +116,14 @@ void im2col(const ConvGeometry& g, std::span<const float> image, std::span<float
         const ValidRange cols = valid_range(w_offset, g.stride_w, g.width, out_w);
         float* row = dst + ((c * g.kernel_h + i) * g.kernel_w + j) * row_stride;
         std::fill(row, row + rows.begin * out_w, 0.0f);
-        for (Index oh = rows.begin; oh < rows.end; ++oh) {
+        const bool whole_rows =
+            g.stride_w == 1 && cols.begin == 0 && cols.end == out_w && out_w >= 4 && out_w < 64;
+        if (whole_rows) {
+          copy_rows(row + rows.begin * out_w,
+                    plane + (rows.begin * g.stride_h + h_offset) * g.width + w_offset, rows.end - rows.begin,
+                    out_w, g.stride_h * g.width);
+        }
+        for (Index oh = whole_rows ? rows.end : rows.begin; oh < rows.end; ++oh) {
           float* out = row + oh * out_w;
           const float* in = plane + (oh * g.stride_h + h_offset) * g.width + w_offset;
           zero_run(out, cols.begin);
@@ -127,7 +156,12 @@ void col2im_add(const ConvGeometry& g, std::span<const float> columns, std::span
         const Index w_offset = j * g.dilation_w - g.pad_w;
         const ValidRange cols = valid_range(w_offset, g.stride_w, g.width, out_w);
         const float* row = src + ((c * g.kernel_h + i) * g.kernel_w + j) * row_stride;
-        for (Index oh = rows.begin; oh < rows.end; ++oh) {
+        const bool whole_rows = g.stride_w == 1 && cols.begin == 0 && cols.end == out_w;
+        if (whole_rows) {
+          add_rows(plane + (rows.begin * g.stride_h + h_offset) * g.width + w_offset,
+                   row + rows.begin * out_w, rows.end - rows.begin, out_w, g.stride_h * g.width);
+        }
+        for (Index oh = whole_rows ? rows.end : rows.begin; oh < rows.end; ++oh) {
           const float* in = row + oh * out_w;
           float* out = plane + (oh * g.stride_h + h_offset) * g.width + w_offset;
           if (g.stride_w == 1) {
