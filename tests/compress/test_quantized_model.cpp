@@ -162,7 +162,9 @@ TEST_CASE("int8 step: conv2d with relu and maxpool, and with padding, stride and
   }
 }
 
-TEST_CASE("int8 step: convolution windows copied whole or clipped, pooled in the GEMM or after it") {
+TEST_CASE(
+    "int8 step: convolution windows read in place (padding, stride, widths 2-5), pooled in or after the "
+    "GEMM") {
   Rng rng(25);
   // Windows read in place, whole quads past the kernel's width (3, 5), the padding written out
   // around the image (1, same: uneven); pools that tile the output run in the GEMM, overlapping or
