@@ -73,6 +73,8 @@ std::string double_quoted(std::string_view text) {
   return out + "\"";
 }
 
+constexpr std::size_t kMaxImplicitKey = 1024;
+
 std::string key_text(const std::string& key) {
   return plain_is_safe(key) ? key : double_quoted(key);
 }
@@ -95,7 +97,10 @@ void write_block(const Node& node, int indent, std::string& out) {
   const std::string pad(static_cast<std::size_t>(indent), ' ');
   if (node.is_map()) {
     for (const NodeEntry& entry : node.entries()) {
-      out += pad + key_text(entry.key) + ":";
+      const std::string key = key_text(entry.key);
+      // YAML limits an implicit key ("key: value") to 1024 characters; a longer one (a search
+      // space's choice label, say) is written as an explicit key: "? key" then ": value".
+      out += key.size() <= kMaxImplicitKey ? pad + key + ":" : pad + "? " + key + "\n" + pad + ":";
       if (is_inline(entry.value)) {
         out += " " + inline_text(entry.value) + "\n";
       } else {

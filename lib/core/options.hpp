@@ -18,6 +18,8 @@ class Options {
   // `node` must be a mapping (or null for "no options"); `context` names it in messages,
   // e.g. "layer 'fc1' (dense)". Keys listed in `ignored` are treated as already read.
   Options(const Node& node, std::string context, std::vector<std::string> ignored = {});
+  // Options keeps a reference to the node: a temporary would dangle (found by ASan in a test).
+  Options(Node&& node, std::string context, std::vector<std::string> ignored = {}) = delete;
 
   bool has(std::string_view key) const;
   const Node* raw(std::string_view key);  // marks the key as read; nullptr when absent

@@ -25,6 +25,8 @@ Index item_size(std::string_view dtype) {
   return 0;
 }
 
+constexpr double kExactLabelLimit = 9007199254740992.0;  // 2^53: every integer below it is a double
+
 bool is_integer(std::string_view dtype) {
   return dtype == "|u1" || dtype == "<i4" || dtype == "<i8";
 }
@@ -294,6 +296,14 @@ Dataset read_npy(const std::filesystem::path& inputs, const std::filesystem::pat
       throw DataError(Location{labels.string()},
                       "NPY labels file: element " + std::to_string(i) + " is " + format_number(value) +
                           ", but class labels must be integers (the task is classification)");
+    }
+    // Integer labels arrive as doubles, exact only below 2^53 (2^53 + 1 reads as 2^53, so two
+    // labels could become one class), and an int64 near 2^63 becomes 2^63, which does not convert
+    // back (found by fuzz_npy).
+    if (std::abs(value) >= kExactLabelLimit) {
+      throw DataError(Location{labels.string()},
+                      "NPY labels file: element " + std::to_string(i) + " is " + format_number(value) +
+                          ", beyond the class labels dlrun reads (integers below 2^53 in magnitude)");
     }
     values[static_cast<std::size_t>(i)] = static_cast<std::int64_t>(value);
   });

@@ -98,3 +98,24 @@ TEST_CASE("emit: scalars and empty collections at the top") {
   CHECK(to_yaml(Node()) == "null\n");
   CHECK(parse_yaml_value(to_yaml(Node::sequence()), "o").is_sequence());
 }
+
+// Found by fuzz_config: a search space's choice label of 1,300 characters validated, but the
+// config.yaml written for it did not load ("illegal map value": YAML's 1024-character limit on
+// implicit keys). Such keys are written as explicit keys ("? key" / ": value").
+TEST_CASE("emit: keys longer than YAML's 1024-character implicit-key limit read back equal") {
+  Node choices = Node::map();
+  const std::string long_key(1300, 'k');
+  const std::string long_awkward = std::string(1100, 'x') + ": odd\nkey";
+  choices.set(long_key, Node::scalar("plain value"));
+  choices.set(long_awkward, Node());
+  Node nested = Node::map();
+  nested.set("units", Node::scalar("32"));
+  choices.set(std::string(1025, 'n'), std::move(nested));
+  choices.set(std::string(1024, 'e'), Node::scalar("at the limit"));
+  Node tree = Node::map();
+  tree.set("choice", std::move(choices));
+  const std::string text = to_yaml(tree);
+  CHECK(text.find("  ? " + long_key + "\n  : plain value\n") != std::string::npos);
+  CHECK(text.find("  " + std::string(1024, 'e') + ": at the limit\n") != std::string::npos);
+  check_round_trip(tree);
+}

@@ -1,6 +1,5 @@
 #include <doctest/doctest.h>
 
-#include <chrono>
 #include <random>
 
 #include "config/config_test_util.hpp"
@@ -85,9 +84,9 @@ TEST_CASE("yaml loader: anchors and aliases are rejected before any walk") {
     bomb += "]\n";
     previous = name;
   }
-  const auto start = std::chrono::steady_clock::now();
-  CHECK(yaml_error(bomb).find("anchors and aliases") != std::string::npos);
-  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(1));
+  // Refused at the first anchor, before any alias could be expanded: no timing needed to show
+  // that the 9^9 strings are never built.
+  CHECK(yaml_error(bomb).find("cfg.yaml:1:4: YAML anchors and aliases") == 0);
 }
 
 TEST_CASE("yaml loader: nesting deeper than the limit is a clear error, however it is written") {

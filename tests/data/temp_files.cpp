@@ -12,4 +12,13 @@ std::string idx_bytes(const std::vector<std::uint32_t>& dims, const std::vector<
   return bytes;
 }
 
+DataSource csv_source(const std::filesystem::path& path, std::string label, Location where) {
+  DataSource source;
+  source.format = "csv";
+  source.path = path;
+  source.label_column = std::move(label);
+  source.where = std::move(where);
+  return source;
+}
+
 }  // namespace dlrun::testing

@@ -16,6 +16,7 @@
 
 using namespace dlrun;
 using dlrun::testing::all_rows;
+using dlrun::testing::csv_source;
 using dlrun::testing::message_of;
 using dlrun::testing::TempDir;
 
@@ -23,15 +24,6 @@ namespace {
 
 using Strings = std::vector<std::string>;
 using Floats = std::vector<float>;
-
-DataSource categorical_source(const std::filesystem::path& path, std::string label = "") {
-  DataSource source;
-  source.format = "csv";
-  source.path = path;
-  source.label_column = std::move(label);
-  source.where = Location{"config.yaml", 4, 10};
-  return source;
-}
 
 CategoricalSpec listed(std::vector<CategoricalSpec::Column> columns) {
   CategoricalSpec spec;
@@ -53,7 +45,7 @@ TEST_CASE("categorical: the reader keeps codes in first-appearance order; the en
   TempDir dir;
   const auto path = dir.write("houses.csv", kHouses);
   // By name and by 0-based column number (rooms is column 2).
-  const Dataset raw = read_csv(categorical_source(path), LabelKind::classes, listed({{"city", -1}, {"", 2}}));
+  const Dataset raw = read_csv(csv_source(path), LabelKind::classes, listed({{"city", -1}, {"", 2}}));
   REQUIRE(raw.categorical_cells);
   const CategoricalCells& cells = *raw.categorical_cells;
   REQUIRE(cells.columns.size() == 2);
@@ -90,7 +82,7 @@ TEST_CASE("categorical: the reader keeps codes in first-appearance order; the en
 TEST_CASE("categorical: categories come from the given rows; others are an error or all zeros") {
   TempDir dir;
   const auto path = dir.write("houses.csv", kHouses);
-  const Dataset raw = read_csv(categorical_source(path), LabelKind::classes, listed({{"city", -1}}));
+  const Dataset raw = read_csv(csv_source(path), LabelKind::classes, listed({{"city", -1}}));
   const std::vector<Index> first_two{0, 1};
   const auto categories = fit_categories(raw, first_two);
   CHECK(categories[0].categories == Strings{"berlin", "paris"});
@@ -107,13 +99,13 @@ TEST_CASE("categorical: categories come from the given rows; others are an error
 
 TEST_CASE("categorical: auto picks the feature columns with text; mixed columns become strings") {
   TempDir dir;
-  DataSource source = categorical_source(dir.write("x.csv", "a,b,c,y\n1,x,3,no\n2,2,,yes\n3,1.5,4,no\n"));
+  DataSource source = csv_source(dir.write("x.csv", "a,b,c,y\n1,x,3,no\n2,2,,yes\n3,1.5,4,no\n"));
   CategoricalSpec spec;
   spec.detect = true;
   // c has an empty cell but no text: it stays numeric (and the empty cell is its error).
   CHECK(message_of([&] { read_csv(source, LabelKind::classes, spec); }) ==
         source.path.string() + ":3:5: field 3 ('c'): expected a number, got ''");
-  source = categorical_source(dir.write("x.csv", "a,b,c,y\n1,x,3,no\n2,2,5,yes\n3,1.5,4,no\n"));
+  source = csv_source(dir.write("x.csv", "a,b,c,y\n1,x,3,no\n2,2,5,yes\n3,1.5,4,no\n"));
   const Dataset raw = read_csv(source, LabelKind::classes, spec);
   REQUIRE(raw.categorical_cells);
   REQUIRE(raw.categorical_cells->columns.size() == 1);
@@ -121,14 +113,14 @@ TEST_CASE("categorical: auto picks the feature columns with text; mixed columns 
   // "x" is not a number: every category of the column sorts as text.
   CHECK(fit_categories(raw, all_rows(raw))[0].categories == Strings{"1.5", "2", "x"});
   // Without a header the detection starts at the first line.
-  source = categorical_source(dir.write("x.csv", "red,1,0\nblue,2,1\n"));
+  source = csv_source(dir.write("x.csv", "red,1,0\nblue,2,1\n"));
   source.header = false;
   const Dataset headerless = read_csv(source, LabelKind::classes, spec);
   REQUIRE(headerless.categorical_cells);
   CHECK(headerless.categorical_cells->columns[0].name == "col0");
   CHECK(headerless.categorical_cells->lines == std::vector<int>{1, 2});
   // Nothing to detect: no cells.
-  source = categorical_source(dir.write("x.csv", "a,y\n1,no\n"));
+  source = csv_source(dir.write("x.csv", "a,y\n1,no\n"));
   CHECK_FALSE(read_csv(source, LabelKind::classes, spec).categorical_cells);
 }
 
@@ -145,37 +137,37 @@ TEST_CASE("categorical: malformed files and configs") {
     return std::string("(no ConfigError)");
   };
   SUBCASE("a column the file lacks, with did-you-mean") {
-    CHECK(config_error(categorical_source(houses), listed({{"cty", -1}})) ==
+    CHECK(config_error(csv_source(houses), listed({{"cty", -1}})) ==
           at + "'cty' is not a column of " + houses.string() +
               " (did you mean 'city'?); columns: size, city, rooms, price");
   }
   SUBCASE("a column number out of range") {
-    CHECK(config_error(categorical_source(houses), listed({{"", 4}})) ==
+    CHECK(config_error(csv_source(houses), listed({{"", 4}})) ==
           at + "column number 4 is out of range: " + houses.string() + " has 4 columns, numbered from 0");
   }
   SUBCASE("the label declared categorical") {
-    CHECK(config_error(categorical_source(houses), listed({{"price", -1}})) ==
+    CHECK(config_error(csv_source(houses), listed({{"price", -1}})) ==
           at + "column 'price' is the label; data.categorical lists feature columns (a classification loss "
                "makes the label's values classes already)");
   }
   SUBCASE("a column that is not among the features read") {
-    DataSource source = categorical_source(houses);
+    DataSource source = csv_source(houses);
     source.features = {"size", "rooms"};
     CHECK(config_error(source, listed({{"city", -1}})) ==
           at + "column 'city' is not one of the features read (data.train.features)");
   }
   SUBCASE("a column listed twice, by name and number") {
-    CHECK(config_error(categorical_source(houses), listed({{"city", -1}, {"", 1}})) ==
+    CHECK(config_error(csv_source(houses), listed({{"city", -1}, {"", 1}})) ==
           at + "column 'city' is listed twice");
   }
   SUBCASE("an empty category names file, line and column") {
     const auto path = dir.write("x.csv", "a,city,y\n1,paris,no\n2,,yes\n");
-    CHECK_THROWS_WITH_AS(read_csv(categorical_source(path), LabelKind::classes, listed({{"city", -1}})),
+    CHECK_THROWS_WITH_AS(read_csv(csv_source(path), LabelKind::classes, listed({{"city", -1}})),
                          (path.string() + ":3:3: field 2 ('city'): empty category").c_str(), DataError);
   }
   SUBCASE("a text column not declared: the error says how to encode it") {
     CHECK_THROWS_WITH_AS(
-        read_csv(categorical_source(houses), LabelKind::classes),
+        read_csv(csv_source(houses), LabelKind::classes),
         (houses.string() + ":2:4: field 2 ('city'): expected a number, got 'paris' (to one-hot encode the "
                            "column, list it in data.categorical)")
             .c_str(),
@@ -184,7 +176,7 @@ TEST_CASE("categorical: malformed files and configs") {
   SUBCASE("a ragged row still names its line when a column is categorical") {
     const auto path = dir.write("x.csv", "a,city,y\n1,paris,no\n2,oslo\n");
     CHECK_THROWS_WITH_AS(
-        read_csv(categorical_source(path), LabelKind::classes, listed({{"city", -1}})),
+        read_csv(csv_source(path), LabelKind::classes, listed({{"city", -1}})),
         (path.string() + ":3:7: ragged row: 2 fields, expected 3 as in the header (line 1)").c_str(),
         DataError);
   }
@@ -198,8 +190,8 @@ TEST_CASE(
     train_text += std::to_string(i) + "," + (i % 2 ? "red" : "blue") + "," + (i % 2 ? "a" : "b") + "\n";
   }
   DataConfig config;
-  config.train = categorical_source(dir.write("train.csv", train_text), "y");
-  config.test = categorical_source(dir.write("test.csv", "x,color,y\n3,red,a\n4,blue,b\n"), "y");
+  config.train = csv_source(dir.write("train.csv", train_text), "y");
+  config.test = csv_source(dir.write("test.csv", "x,color,y\n3,red,a\n4,blue,b\n"), "y");
   config.categorical = listed({{"color", -1}});
   config.normalize = "standard";
   config.validation.kind = ValidationSpec::Kind::split;
@@ -220,7 +212,7 @@ TEST_CASE(
 
   SUBCASE("a test category the training rows lack names the test file") {
     const auto test = dir.write("test.csv", "x,color,y\n3,red,a\n4,green,b\n");
-    config.test = categorical_source(test, "y");
+    config.test = csv_source(test, "y");
     CHECK_THROWS_WITH_AS(
         load_data(config, true, 7),
         (test.string() + ":3:3: field 2 ('color'): category 'green' does not occur in the training rows "
@@ -233,7 +225,7 @@ TEST_CASE(
   }
   SUBCASE("a category only in the validation split is unknown to the training rows") {
     train_text += "20,green,a\n";
-    config.train = categorical_source(dir.write("train.csv", train_text), "y");
+    config.train = csv_source(dir.write("train.csv", train_text), "y");
     config.test.reset();
     // Whether green falls in the validation split depends on the seed: find both cases.
     bool held_out = false, trained = false;

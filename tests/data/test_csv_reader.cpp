@@ -6,18 +6,11 @@
 #include "support/fixtures.hpp"
 
 using namespace dlrun;
+using dlrun::testing::csv_source;
 using dlrun::testing::TempDir;
 using dlrun::testing::test_data_path;
 
 namespace {
-
-DataSource csv_source(const std::filesystem::path& path) {
-  DataSource source;
-  source.format = "csv";
-  source.path = path;
-  source.where = Location{"config.yaml", 4, 10};
-  return source;
-}
 
 using Strings = std::vector<std::string>;
 using Floats = std::vector<float>;

@@ -18,12 +18,7 @@ const std::filesystem::path kIris = std::filesystem::path(DLRUN_SOURCE_DIR) / "d
 using Strings = std::vector<std::string>;
 
 DataSource csv(const std::filesystem::path& path, std::string label = "") {
-  DataSource source;
-  source.format = "csv";
-  source.path = path;
-  source.label_column = std::move(label);
-  source.where = Location{"run.yaml", 3, 10};
-  return source;
+  return dlrun::testing::csv_source(path, std::move(label), Location{"run.yaml", 3, 10});
 }
 
 DataConfig iris_config() {

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <limits>
+
 #include "core/errors.hpp"
 #include "data/npy_reader.hpp"
 #include "data/temp_files.hpp"
@@ -96,6 +98,34 @@ TEST_CASE("npy: integral float labels are classes; fractional ones are an error 
                         "classification)")
                            .c_str(),
                        DataError);
+}
+
+// Found by fuzz_npy: an int64 label near 2^63 became the double 2^63, whose conversion back to
+// int64 is undefined behaviour (UBSan). Labels from 2^53 on are refused: as doubles, two of them
+// could become one class (2^53 + 1 reads as 2^53).
+TEST_CASE("npy: integer class labels from 2^53 on are a DataError, not a wrong conversion") {
+  TempDir dir;
+  const float inputs_values[2] = {0.0f, 1.0f};
+  const auto inputs =
+      dir.write("x.npy", npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }",
+                                   std::string(reinterpret_cast<const char*>(inputs_values), 8)));
+  for (const std::int64_t big :
+       {std::int64_t{9007199254740992}, std::int64_t{9007199254740993},
+        std::numeric_limits<std::int64_t>::max(), std::numeric_limits<std::int64_t>::min()}) {
+    CAPTURE(big);
+    const std::int64_t values[2] = {1, big};
+    const auto labels =
+        dir.write("y.npy", npy_bytes("{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }",
+                                     std::string(reinterpret_cast<const char*>(values), 16)));
+    CHECK_THROWS_WITH_AS(read_npy(inputs, labels, LabelKind::classes),
+                         doctest::Contains("NPY labels file: element 1 is "), DataError);
+  }
+  const std::int64_t exact[2] = {9007199254740991, -9007199254740991};
+  const auto labels =
+      dir.write("y.npy", npy_bytes("{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }",
+                                   std::string(reinterpret_cast<const char*>(exact), 16)));
+  CHECK(read_npy(inputs, labels, LabelKind::classes).class_names ==
+        Strings{"-9007199254740991", "9007199254740991"});
 }
 
 TEST_CASE("npy: malformed files give a DataError naming the file, with byte offsets") {

@@ -1,5 +1,7 @@
 #include "e2e/e2e_support.hpp"
 
+#include <doctest/doctest.h>
+
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -94,6 +96,13 @@ std::filesystem::path write_blobs_csv(const TempDir& dir, int rows, const std::s
     csv << cls * 2.0 + t << ',' << -cls + u << ',' << t * u << ',' << cls - t << ",class" << cls << '\n';
   }
   return dir.write(name, csv.str());
+}
+
+void check_one_error_line(const CommandResult& result, const std::string& expected_part) {
+  CAPTURE(result.err);
+  CHECK(result.err.starts_with("error: "));
+  CHECK(std::count(result.err.begin(), result.err.end(), '\n') == 1);
+  CHECK(result.err.find(expected_part) != std::string::npos);
 }
 
 }  // namespace dlrun::testing

@@ -34,6 +34,9 @@ inline constexpr const char* kTinyGridSearch =
     "    optimizer.lr: {loguniform: [1.0e-4, 1.0], grid: [0.003, 0.03]}\n"
     "    model.layers.hidden.units: {choice: [4, 8]}\n"
     "    optimizer.type: {choice: [adam, sgd]}\n";
+// Checks (doctest CHECKs) that a failed command wrote exactly one line on stderr, starting with
+// "error: " and containing `expected_part`.
+void check_one_error_line(const CommandResult& result, const std::string& expected_part);
 // Writes a 3-class, 4-feature CSV with `rows` rows that a small MLP separates well.
 std::filesystem::path write_blobs_csv(const TempDir& dir, int rows, const std::string& name = "blobs.csv");
 

@@ -10,18 +10,6 @@
 using namespace dlrun::testing;
 namespace fs = std::filesystem;
 
-namespace {
-
-// One line on stderr, starting with "error: ".
-void check_one_error_line(const CommandResult& result, const std::string& expected_part) {
-  CAPTURE(result.err);
-  CHECK(result.err.starts_with("error: "));
-  CHECK(std::count(result.err.begin(), result.err.end(), '\n') == 1);
-  CHECK(result.err.find(expected_part) != std::string::npos);
-}
-
-}  // namespace
-
 TEST_CASE("e2e bad input: config errors exit 2 with file:line:col") {
   TempDir dir;
   const auto csv = write_blobs_csv(dir, 30);

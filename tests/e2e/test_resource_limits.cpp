@@ -16,13 +16,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-void check_one_error_line(const CommandResult& result, const std::string& expected_part) {
-  CAPTURE(result.err);
-  CHECK(result.err.starts_with("error: "));
-  CHECK(std::count(result.err.begin(), result.err.end(), '\n') == 1);
-  CHECK(result.err.find(expected_part) != std::string::npos);
-}
-
 std::string idx_config(const fs::path& images) {
   return "data:\n  train: {format: idx, images: " + images.string() +
          "}\n  target: inputs\nmodel:\n  layers:\n    - {type: flatten}\n    - {type: dense, units: 4}\n"
