@@ -11,6 +11,11 @@ bool cpu_has_avx512() {
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
 }
 
+// The first min(remaining, 16) lanes: a row's (or the span's) last, partial vector.
+__mmask16 first_lanes(Index remaining) {
+  return static_cast<__mmask16>(remaining >= 16 ? 0xffffu : (1u << remaining) - 1u);
+}
+
 // The _round_ forms of multiply and add: builtins the compiler never contracts into an FMA, which
 // would round once where the portable loop rounds twice.
 constexpr int kNearest = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
@@ -25,7 +30,7 @@ __attribute__((target("avx512f,avx512bw"))) void requantize_avx512(const std::in
   const __m512 floor = _mm512_set1_ps(low);
   const __m512 ceiling = _mm512_set1_ps(255.0f);
   for (Index f = 0; f < n; f += 16) {
-    const auto mask = static_cast<__mmask16>(n - f >= 16 ? 0xffffu : (1u << (n - f)) - 1u);
+    const __mmask16 mask = first_lanes(n - f);
     const __m512 scale = _mm512_maskz_loadu_ps(mask, multiplier + f);
     const __m512 shift = _mm512_maskz_loadu_ps(mask, offset + f);
     for (Index r = 0; r < rows; ++r) {
@@ -44,7 +49,7 @@ __attribute__((target("avx512f,avx512bw"))) void dequantize_avx512(const std::in
                                                                    const float* bias, bool relu, float* out) {
   const __m512 zero = _mm512_setzero_ps();
   for (Index f = 0; f < n; f += 16) {
-    const auto mask = static_cast<__mmask16>(n - f >= 16 ? 0xffffu : (1u << (n - f)) - 1u);
+    const __mmask16 mask = first_lanes(n - f);
     const __m512 channel_scale = _mm512_maskz_loadu_ps(mask, scale + f);
     const __m512 channel_bias = _mm512_maskz_loadu_ps(mask, bias + f);
     for (Index r = 0; r < rows; ++r) {
@@ -66,7 +71,7 @@ __attribute__((target("avx512f,avx512bw"))) void quantize_avx512(const float* x,
   const __m512i zero_point = _mm512_set1_epi32(q.zero_point);
   const __m512i top = _mm512_set1_epi32(255);
   for (std::size_t i = 0; i < count; i += 16) {
-    const auto mask = static_cast<__mmask16>(count - i >= 16 ? 0xffffu : (1u << (count - i)) - 1u);
+    const __mmask16 mask = first_lanes(static_cast<Index>(count - i));
     __m512 v = _mm512_maskz_div_round_ps(mask, _mm512_maskz_loadu_ps(mask, x + i), divisor, kNearest);
     v = _mm512_maskz_min_ps(mask, _mm512_maskz_max_ps(mask, v, below), above);  // NaN to -256
     // Rounded half to even, then the zero point added and clamped in integers: the portable loop

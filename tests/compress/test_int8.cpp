@@ -6,6 +6,7 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "compress/int8_gemm.hpp"
 #include "compress/quantize.hpp"
@@ -14,6 +15,23 @@
 #include "core/random.hpp"
 
 using namespace dlrun;
+
+namespace {
+
+// Uniform uint8 activations and int8 weights, drawn in order from `rng`.
+std::vector<std::uint8_t> int8_test_activations(std::size_t count, Rng& rng) {
+  std::vector<std::uint8_t> values(count);
+  for (auto& v : values) v = static_cast<std::uint8_t>(rng.below(256));
+  return values;
+}
+
+std::vector<std::int8_t> int8_test_weights(std::size_t count, Rng& rng) {
+  std::vector<std::int8_t> values(count);
+  for (auto& v : values) v = static_cast<std::int8_t>(rng.below(256) - 128);
+  return values;
+}
+
+}  // namespace
 
 TEST_CASE("int8: weights round-trip within half a step per channel; activations within half a step") {
   Rng rng(5);
@@ -117,10 +135,8 @@ TEST_CASE("int8 gemm_u8s8: uint8 activations with a zero point, every kernel exa
     CAPTURE(n);
     CAPTURE(k);
     const Index lda = k + 3;  // rows apart by more than k
-    std::vector<std::uint8_t> a(static_cast<std::size_t>(m * lda));
-    for (auto& v : a) v = static_cast<std::uint8_t>(rng.below(256));
-    std::vector<std::int8_t> b(static_cast<std::size_t>(n * k));
-    for (auto& v : b) v = static_cast<std::int8_t>(rng.below(256) - 128);
+    const auto a = int8_test_activations(static_cast<std::size_t>(m * lda), rng);
+    const auto b = int8_test_weights(static_cast<std::size_t>(n * k), rng);
     const auto zero_point = static_cast<std::int32_t>(rng.below(256));
     std::vector<std::int32_t> expected(static_cast<std::size_t>(m * n));
     for (Index r = 0; r < m; ++r) {
@@ -159,10 +175,8 @@ TEST_CASE("int8 gemm_u8s8_max: the rows' maximum in groups, every kernel exact, 
       CAPTURE(k);
       CAPTURE(lda);
       const Index m = groups * group;
-      std::vector<std::uint8_t> a(static_cast<std::size_t>(m * lda));
-      for (auto& v : a) v = static_cast<std::uint8_t>(rng.below(256));
-      std::vector<std::int8_t> b(static_cast<std::size_t>(n * k));
-      for (auto& v : b) v = static_cast<std::int8_t>(rng.below(256) - 128);
+      const auto a = int8_test_activations(static_cast<std::size_t>(m * lda), rng);
+      const auto b = int8_test_weights(static_cast<std::size_t>(n * k), rng);
       const auto zero_point = static_cast<std::int32_t>(rng.below(256));
       std::vector<std::int32_t> expected(static_cast<std::size_t>(groups * n));
       for (Index g = 0; g < groups; ++g) {
@@ -203,8 +217,7 @@ TEST_CASE("int8 gemm_u8s8_max on rows read in place (QuadRows): the same as on t
     CAPTURE(n);
     CAPTURE(quads);
     const Index m = groups * group, k = 4 * quads;
-    std::vector<std::uint8_t> image(500);
-    for (auto& v : image) v = static_cast<std::uint8_t>(rng.below(256));
+    const auto image = int8_test_activations(500, rng);
     std::vector<Index> corners(static_cast<std::size_t>(m)), offsets(static_cast<std::size_t>(quads));
     for (auto& v : offsets) v = static_cast<Index>(rng.below(100));
     for (auto& v : corners) v = static_cast<Index>(rng.below(396));  // the last quad ends inside
@@ -217,8 +230,7 @@ TEST_CASE("int8 gemm_u8s8_max on rows read in place (QuadRows): the same as on t
         }
       }
     }
-    std::vector<std::int8_t> b(static_cast<std::size_t>(n * k));
-    for (auto& v : b) v = static_cast<std::int8_t>(rng.below(256) - 128);
+    const auto b = int8_test_weights(static_cast<std::size_t>(n * k), rng);
     const auto zero_point = static_cast<std::int32_t>(rng.below(256));
     for (const Int8Kernel kernel : kernels) {
       CAPTURE(static_cast<int>(kernel));

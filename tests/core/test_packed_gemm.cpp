@@ -7,16 +7,12 @@
 #include "core/packed_gemm.hpp"
 #include "core/random.hpp"
 #include "core/threads.hpp"
+#include "support/random_values.hpp"
 
 using namespace dlrun;
+using dlrun::testing::uniform_values;
 
 namespace {
-
-std::vector<float> packed_test_values(Index count, Rng& rng) {
-  std::vector<float> values(static_cast<std::size_t>(count));
-  rng.fill_uniform(values, -1.0f, 1.0f);
-  return values;
-}
 
 struct PackedCase {
   Index m, n, k;
@@ -49,9 +45,9 @@ TEST_CASE("packed_gemm: every transpose, edge and depth block against the refere
           const float alpha = beta == 0.0f ? 1.0f : 0.75f;
           // Leading dimensions wider than the matrices, and a C padding column that must stay as is.
           const Index lda = (ta ? s.m : s.k) + 3, ldb = (tb ? s.k : s.n) + 1, ldc = s.n + 2;
-          const std::vector<float> a = packed_test_values((ta ? s.k : s.m) * lda, rng);
-          const std::vector<float> b = packed_test_values((tb ? s.n : s.k) * ldb, rng);
-          std::vector<float> c = packed_test_values(s.m * ldc, rng);
+          const std::vector<float> a = uniform_values((ta ? s.k : s.m) * lda, rng);
+          const std::vector<float> b = uniform_values((tb ? s.n : s.k) * ldb, rng);
+          std::vector<float> c = uniform_values(s.m * ldc, rng);
           if (beta == 0.0f) c[0] = std::nanf("");  // beta 0 never reads C
           // The reference on tight copies.
           std::vector<float> a_tight, b_tight, expected;
@@ -99,7 +95,7 @@ TEST_CASE("packed_gemm: k = 0 or alpha = 0 leaves beta * C; repeated calls give 
 
   Rng rng(12);
   const Index m = 70, n = 130, k = 600;
-  const std::vector<float> a = packed_test_values(m * k, rng), b = packed_test_values(k * n, rng);
+  const std::vector<float> a = uniform_values(m * k, rng), b = uniform_values(k * n, rng);
   std::vector<float> first(static_cast<std::size_t>(m * n)), second(first.size());
   packed_gemm(false, true, m, n, k, 1.0f, a.data(), k, b.data(), k, 0.0f, first.data(), n);
   packed_gemm(false, true, m, n, k, 1.0f, a.data(), k, b.data(), k, 0.0f, second.data(), n);
@@ -112,9 +108,8 @@ TEST_CASE("gemm: the same bits on 1 and 2 threads, split by rows and by columns"
   for (const PackedCase s : {PackedCase{300, 100, 150}, PackedCase{64, 784, 256}, PackedCase{100, 40, 700}}) {
     for (const bool ta : {false, true}) {
       for (const bool tb : {false, true}) {
-        const std::vector<float> a = packed_test_values(s.m * s.k, rng),
-                                 b = packed_test_values(s.k * s.n, rng);
-        const std::vector<float> c0 = packed_test_values(s.m * s.n, rng);
+        const std::vector<float> a = uniform_values(s.m * s.k, rng), b = uniform_values(s.k * s.n, rng);
+        const std::vector<float> c0 = uniform_values(s.m * s.n, rng);
         std::vector<float> one = c0, two = c0;
         const Transpose op_a = ta ? Transpose::yes : Transpose::no,
                         op_b = tb ? Transpose::yes : Transpose::no;

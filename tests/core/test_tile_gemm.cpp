@@ -6,16 +6,12 @@
 #include "core/random.hpp"
 #include "core/threads.hpp"
 #include "core/tile_gemm.hpp"
+#include "support/random_values.hpp"
 
 using namespace dlrun;
+using dlrun::testing::uniform_values;
 
 namespace {
-
-std::vector<float> uniform_values(Index count, Rng& rng) {
-  std::vector<float> values(static_cast<std::size_t>(count));
-  rng.fill_uniform(values, -1.0f, 1.0f);
-  return values;
-}
 
 // C (m, n) inside a wider (m, n + 3) buffer: leading dimensions larger than the width.
 struct Case {

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <initializer_list>
+#include <iterator>
 #include <limits>
 
 #include "core/errors.hpp"
@@ -30,6 +32,14 @@ std::string npy_bytes(const std::string& dictionary, const std::string& data) {
   bytes += static_cast<char>(header.size() & 0xff);
   bytes += static_cast<char>(header.size() >> 8);
   return bytes + header + data;
+}
+
+// A one-dimensional NPY file of `values` with dtype `descr` ('<f4', '<i8', ...).
+template <typename T>
+std::string npy_vector(const std::string& descr, std::initializer_list<T> values) {
+  return npy_bytes("{'descr': '" + descr + "', 'fortran_order': False, 'shape': (" +
+                       std::to_string(values.size()) + ",), }",
+                   std::string(reinterpret_cast<const char*>(std::data(values)), values.size() * sizeof(T)));
 }
 
 using Floats = std::vector<float>;
@@ -79,14 +89,8 @@ TEST_CASE("npy: regression targets keep the labels' shape without the first axis
 
 TEST_CASE("npy: integral float labels are classes; fractional ones are an error for classification") {
   TempDir dir;
-  const float values[2] = {3.0f, 1.0f};
-  const auto labels =
-      dir.write("y.npy", npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }",
-                                   std::string(reinterpret_cast<const char*>(values), 8)));
-  const float inputs_values[2] = {0.0f, 1.0f};
-  const auto inputs =
-      dir.write("x.npy", npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }",
-                                   std::string(reinterpret_cast<const char*>(inputs_values), 8)));
+  const auto labels = dir.write("y.npy", npy_vector("<f4", {3.0f, 1.0f}));
+  const auto inputs = dir.write("x.npy", npy_vector("<f4", {0.0f, 1.0f}));
   const Dataset dataset = read_npy(inputs, labels, LabelKind::classes);
   CHECK(dataset.sample_shape == Shape{1});
   CHECK(dataset.class_names == Strings{"1", "3"});
@@ -105,25 +109,17 @@ TEST_CASE("npy: integral float labels are classes; fractional ones are an error 
 // could become one class (2^53 + 1 reads as 2^53).
 TEST_CASE("npy: integer class labels from 2^53 on are a DataError, not a wrong conversion") {
   TempDir dir;
-  const float inputs_values[2] = {0.0f, 1.0f};
-  const auto inputs =
-      dir.write("x.npy", npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }",
-                                   std::string(reinterpret_cast<const char*>(inputs_values), 8)));
+  const auto inputs = dir.write("x.npy", npy_vector("<f4", {0.0f, 1.0f}));
   for (const std::int64_t big :
        {std::int64_t{9007199254740992}, std::int64_t{9007199254740993},
         std::numeric_limits<std::int64_t>::max(), std::numeric_limits<std::int64_t>::min()}) {
     CAPTURE(big);
-    const std::int64_t values[2] = {1, big};
-    const auto labels =
-        dir.write("y.npy", npy_bytes("{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }",
-                                     std::string(reinterpret_cast<const char*>(values), 16)));
+    const auto labels = dir.write("y.npy", npy_vector("<i8", {std::int64_t{1}, big}));
     CHECK_THROWS_WITH_AS(read_npy(inputs, labels, LabelKind::classes),
                          doctest::Contains("NPY labels file: element 1 is "), DataError);
   }
-  const std::int64_t exact[2] = {9007199254740991, -9007199254740991};
-  const auto labels =
-      dir.write("y.npy", npy_bytes("{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }",
-                                   std::string(reinterpret_cast<const char*>(exact), 16)));
+  const auto labels = dir.write(
+      "y.npy", npy_vector("<i8", {std::int64_t{9007199254740991}, std::int64_t{-9007199254740991}}));
   CHECK(read_npy(inputs, labels, LabelKind::classes).class_names ==
         Strings{"-9007199254740991", "9007199254740991"});
 }
