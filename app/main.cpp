@@ -9,6 +9,7 @@
 #include "app/commands.hpp"
 #include "app/console.hpp"
 #include "core/errors.hpp"
+#include "core/float_mode.hpp"
 #include "core/version.hpp"
 #include "dist/communicator.hpp"
 
@@ -50,6 +51,9 @@ int main(int argc, char** argv) {
   // a kill: with SIGXFSZ ignored, write(2) fails with EFBIG, reported with exit 5 while the
   // previous checkpoint stays intact.
   std::signal(SIGXFSZ, SIG_IGN);
+  // Denormal floats cost a microcode assist per operation (core/float_mode.hpp); dlrun's threads
+  // take this thread's mode.
+  dlrun::flush_denormals_to_zero();
   CLI::App app{"dlrun: train neural networks from YAML configs"};
   app.require_subcommand(0, 1);  // none: the list of commands (below)
   app.footer(

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/blas.hpp"
+#include "core/float_mode.hpp"
 
 namespace dlrun {
 namespace {
@@ -45,6 +46,7 @@ class ThreadPool {
       std::lock_guard lock(mutex_);
       task_ = task;
       chunks_ = chunks;
+      float_mode_ = float_mode();
       pending_.store(static_cast<int>(workers_.size()));
       error_ = nullptr;
       generation_.fetch_add(1);
@@ -97,6 +99,7 @@ class ThreadPool {
         seen = generation_.load();
         if (stopping_) return;
       }
+      set_float_mode(float_mode_);  // the caller's, so a chunk's result does not depend on the thread
       run_chunk(index);
       if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
         std::lock_guard lock(mutex_);
@@ -114,6 +117,7 @@ class ThreadPool {
   std::condition_variable done_;
   RangeFunction task_ = kNoTask;
   int chunks_ = 0;
+  unsigned float_mode_ = float_mode();
   std::atomic<int> pending_{0};
   std::atomic<std::uint64_t> generation_{0};
   bool stopping_ = false;
@@ -182,7 +186,9 @@ void run_tasks(Index count, int jobs, const std::function<void(Index)>& task) {
   const Index started = std::min<Index>(jobs, count);
   // Each job gets an equal share of the threads (at least one) as a pool of its own.
   const int share = std::max(1, thread_count() / static_cast<int>(started));
+  const unsigned mode = float_mode();
   auto work = [&] {
+    set_float_mode(mode);  // the caller's; the job's pool hands it on to its workers
     ThreadPool own(share);
     job_pool = &own;
     for (Index i = next.fetch_add(1); i < count && !failed.load(); i = next.fetch_add(1)) {
