@@ -103,6 +103,9 @@ def main():
         lr = float(config.get("optimizer", {}).get("lr", lr))
         keras_init = any(layer.get("init") == "keras" for layer in config["model"]["layers"])
     torch.set_num_threads(args.threads)
+    # Denormal floats flushed to zero, as dlrun does (lib/core/float_mode.hpp): the same arithmetic,
+    # and PyTorch spared any microcode assists on them.
+    torch.set_flush_denormal(True)
     torch.manual_seed(args.seed)
 
     images = read_idx(f"{args.data}/train-images-idx3-ubyte.gz")
