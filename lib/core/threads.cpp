@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <exception>
 #include <memory>
@@ -76,15 +77,19 @@ class ThreadPool {
     inside_worker = false;
   }
 
-  // Waits briefly by spinning before sleeping: a training step calls the pool many times in a row,
-  // and a futex sleep and wake per call costs more than the work of small loops (more so in a VM).
+  // Waits by spinning, for up to kSpinTime, before sleeping: a training step calls the pool many
+  // times in a row, and in a VM a futex sleep and wake costs far more than the gaps between those
+  // calls. With a 76 us spin (4,000 pauses of 19 ns here) the worker still slept about once per
+  // seed_cnn step, and 2-thread epochs took 4.31 s (median of 5) against 3.80 s with a spin of
+  // 0.76 ms; context switches fell from 1,225 to 242 per epoch.
   template <typename Ready>
   static bool spin_until(const Ready& ready) {
-    for (int i = 0; i < kSpinIterations; ++i) {
+    const auto deadline = std::chrono::steady_clock::now() + kSpinTime;
+    for (unsigned i = 1;; ++i) {
       if (ready()) return true;
       __builtin_ia32_pause();
+      if (i % 64 == 0 && std::chrono::steady_clock::now() >= deadline) return ready();
     }
-    return ready();
   }
 
   void work(int index) {
@@ -108,7 +113,7 @@ class ThreadPool {
     }
   }
 
-  static constexpr int kSpinIterations = 4000;  // ~20-50 microseconds
+  static constexpr std::chrono::microseconds kSpinTime{1000};
 
   std::vector<std::thread> workers_;
   std::mutex busy_;
