@@ -2,7 +2,8 @@
 """scripts/bench: trains the same models in dlrun and in PyTorch, back to back, with the same data,
 threads, batch and optimizer, and prints one table: seconds per epoch, whole-process wall time and
 CPU time, images per second classifying the test set, peak RSS, test accuracy after the same
-epochs, the dlrun/PyTorch ratios (below 1: dlrun is faster or smaller), each model's FLOPs per
+epochs (the mean over the rounds: round r trains with seed r on both sides, since single runs
+differ by about a point with their random numbers), the dlrun/PyTorch ratios (below 1: dlrun is faster or smaller), each model's FLOPs per
 epoch and the fraction of the machine's sgemm peak that dlrun's epochs reach.
 
   scripts/bench                          the four models of the issue, both sides
@@ -113,6 +114,11 @@ def fastest(runs):
     return min(runs, key=lambda measured: measured.seconds_per_epoch)
 
 
+def mean_accuracy(by_seed):
+    values = [v for v in by_seed.values() if v is not None]
+    return statistics.mean(values) if values else None
+
+
 def ratio(ours, theirs):
     return None if ours is None or theirs in (None, 0) else ours / theirs
 
@@ -145,17 +151,23 @@ def compare(args, env):
                          "--epochs", str(args.epochs), "--threads", str(args.threads), "--batch-size",
                          str(args.batch_size), "--config", os.path.join(ROOT, "configs", model + ".yaml")]
         our_runs, their_runs = [], []
+        our_accuracy, their_accuracy = {}, {}  # seed -> test accuracy
         best_env = torch_envs[0]
         for round_index in range(args.rounds):
-            our_runs.append(run_dlrun(model, args.threads, args.batch_size, args.epochs, env))
+            seed = round_index + 1
+            our_runs.append(run_dlrun(model, args.threads, args.batch_size, args.epochs, env,
+                                      ("--set", f"seed={seed}")))
+            our_accuracy[seed] = our_runs[-1].result.get("test", {}).get("accuracy")
             if not has_torch:
                 continue
+            seeded = torch_command + ["--seed", str(seed)]
             if round_index == 0:
-                tries = [Measured(torch_command, e) for e in torch_envs]
+                tries = [Measured(seeded, e) for e in torch_envs]
                 best_env = torch_envs[min(range(len(tries)), key=lambda i: tries[i].seconds_per_epoch)]
                 their_runs += tries
             else:
-                their_runs.append(Measured(torch_command, best_env))
+                their_runs.append(Measured(seeded, best_env))
+            their_accuracy[seed] = their_runs[-1].result["test_accuracy"]
         log(f"{model}: s/epoch of each run: dlrun " + " ".join(f"{r.seconds_per_epoch:.2f}" for r in our_runs)
             + (", PyTorch " + " ".join(f"{r.seconds_per_epoch:.2f}" for r in their_runs) if their_runs else ""))
         ours = fastest(our_runs)
@@ -171,7 +183,8 @@ def compare(args, env):
                 "wall_seconds": ours.wall,
                 "cpu_seconds": ours.cpu,
                 "peak_rss_mb": ours.rss,
-                "test_accuracy": ours.result.get("test", {}).get("accuracy"),
+                "test_accuracy": mean_accuracy(our_accuracy),
+                "test_accuracy_by_seed": our_accuracy,
                 "test_seconds": ours.result.get("test_seconds"),
                 "inference_images_per_second": TEST_EXAMPLES / ours.result["test_seconds"]
                 if ours.result.get("test_seconds") else None,
@@ -186,7 +199,8 @@ def compare(args, env):
                 "wall_seconds": theirs.wall,
                 "cpu_seconds": theirs.cpu,
                 "peak_rss_mb": theirs.rss,
-                "test_accuracy": theirs.result["test_accuracy"],
+                "test_accuracy": mean_accuracy(their_accuracy),
+                "test_accuracy_by_seed": their_accuracy,
                 "test_seconds": theirs.result["test_seconds"],
                 "inference_images_per_second": theirs.result["test_examples"] / theirs.result["test_seconds"],
                 "training_gflops": flops_epoch / theirs.seconds_per_epoch / 1e9,
@@ -204,11 +218,12 @@ def compare(args, env):
 
 def print_table(report):
     print(f"threads {report['threads']}, batch {report['batch_size']}, {report['epochs']} epoch(s), "
-          f"fastest of {report['rounds']} round(s); ratio = dlrun / PyTorch; OPENBLAS_CORETYPE "
+          f"fastest of {report['rounds']} round(s), test accuracy the mean over seeds 1-{report['rounds']}; "
+          f"ratio = dlrun / PyTorch; OPENBLAS_CORETYPE "
           f"{report['openblas_coretype']}; sgemm peak {report['sgemm']['sgemm_peak_gflops']:.1f} GFLOP/s")
     header = ("model", "s/epoch dlrun", "s/epoch torch", "ratio", "wall dlrun", "wall torch", "ratio",
               "CPU s dlrun", "CPU s torch", "img/s infer dlrun", "img/s infer torch", "ratio",
-              "RSS MB dlrun", "RSS MB torch", "ratio", "test acc dlrun", "test acc torch",
+              "RSS MB dlrun", "RSS MB torch", "ratio", "test acc dlrun (mean)", "test acc torch (mean)",
               "GFLOP/epoch", "GFLOP/s dlrun", "of sgemm peak")
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
@@ -234,6 +249,12 @@ def print_table(report):
         print(f"- {row['model']}: dlrun " + ", ".join(f"{s:.2f}" for s in row["dlrun"]["runs_seconds_per_epoch"])
               + ("" if not theirs else "; PyTorch " + ", ".join(f"{s:.2f}" for s in theirs["runs_seconds_per_epoch"])
                  + f" (faster malloc: {theirs['malloc']})"))
+    print("\ntest accuracy by seed:")
+    for row in report["models"]:
+        theirs = row.get("pytorch")
+        by_seed = lambda side: ", ".join(f"seed {seed} {fmt(value, 4)}" for seed, value in side.items())
+        print(f"- {row['model']}: dlrun {by_seed(row['dlrun']['test_accuracy_by_seed'])}"
+              + ("" if not theirs else f"; PyTorch {by_seed(theirs['test_accuracy_by_seed'])}"))
 
 
 def write_subset(directory, rows):
