@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "core/errors.hpp"
+#include "core/simd.hpp"
 
 namespace dlrun {
 namespace {
@@ -159,14 +160,15 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) inline void quad_rows_vnn
 struct PanelEnd {
   __m512i correction;
   __mmask16 mask;
-  Index groups_per_block;  // kRows / group, when group divides kRows
 };
 
 // Rows [0, rows) of one panel, `out` their sums: row `i` goes to row i / group of `c`, the maximum
 // of a group (the same before and after the correction) taken in registers when the groups fit the
-// blocks, else the first of a group stored and the others folded in by maximum.
+// blocks, else the first of a group stored and the others folded in by maximum. `groups_per_block`
+// is kRows / group when group divides kRows.
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) inline void store_rows_vnni(
-    const __m512i* out, Index row, Index rows, const PanelEnd& end, Index group, std::int32_t* c, Index ldc) {
+    const __m512i* out, Index row, Index rows, const PanelEnd& end, Index group, Index groups_per_block,
+    std::int32_t* c, Index ldc) {
   const __mmask16 mask = end.mask;
   if (group == 1) {
     for (Index r = 0; r < rows; ++r)
@@ -176,7 +178,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) inline void store_rows_vn
   if (kRows % group == 0) {  // whole groups in the block (rows is a multiple of group): in registers
     // The block's first group is row / group = (row / kRows) * (kRows / group): no division by group,
     // whose latency the few multiply-adds of a convolution's rows would not hide.
-    std::int32_t* to = c + (row / kRows) * end.groups_per_block * ldc;
+    std::int32_t* to = c + (row / kRows) * groups_per_block * ldc;
     for (Index first = 0; first < rows; first += group, to += ldc) {
       __m512i best = out[first];
       for (Index r = first + 1; r < first + group; ++r) best = _mm512_maskz_max_epi32(mask, best, out[r]);
@@ -206,12 +208,12 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void panels_vnni(Index m,
                                                                         Index group, std::int32_t* c) {
   const Index panel_stride = b.k_quads * kQuadPanel * 4;
   const std::int8_t* weights = b.quads.data() + panel * panel_stride;
+  const Index groups_per_block = kRows % group == 0 ? kRows / group : 0;
   PanelEnd ends[P];
   for (int p = 0; p < P; ++p) {
     const Index first_column = (panel + p) * kQuadPanel;
     const Index columns = std::min(kQuadPanel, b.n - first_column);
-    ends[p].mask = static_cast<__mmask16>((1u << columns) - 1u);
-    ends[p].groups_per_block = kRows % group == 0 ? kRows / group : 0;
+    ends[p].mask = first_lanes(columns);
     ends[p].correction =
         _mm512_mullo_epi32(_mm512_set1_epi32(zero_point),
                            _mm512_maskz_loadu_epi32(ends[p].mask, b.column_sums.data() + first_column));
@@ -221,7 +223,8 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void panels_vnni(Index m,
     const Index rows = std::min<Index>(kRows, m - row);
     quad_rows_vnni<Q, P>(rows, a.from(row), whole, rest, weights, panel_stride, out);
     for (int p = 0; p < P; ++p)
-      store_rows_vnni(out + p * kRows, row, rows, ends[p], group, c + (panel + p) * kQuadPanel, b.n);
+      store_rows_vnni(out + p * kRows, row, rows, ends[p], group, groups_per_block,
+                      c + (panel + p) * kQuadPanel, b.n);
   }
 }
 

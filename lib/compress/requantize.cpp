@@ -4,16 +4,13 @@
 
 #include <algorithm>
 
+#include "core/simd.hpp"
+
 namespace dlrun {
 namespace {
 
 bool cpu_has_avx512() {
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
-}
-
-// The first min(remaining, 16) lanes: a row's (or the span's) last, partial vector.
-__mmask16 first_lanes(Index remaining) {
-  return static_cast<__mmask16>(remaining >= 16 ? 0xffffu : (1u << remaining) - 1u);
 }
 
 // The _round_ forms of multiply and add: builtins the compiler never contracts into an FMA, which

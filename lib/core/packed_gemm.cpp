@@ -5,6 +5,8 @@
 #include <memory>
 #include <stdexcept>
 
+#include "core/simd.hpp"
+
 // GCC on x86-64: the kernel is compiled for AVX-512F by the pragma below whatever the build's -march,
 // and runs only where the CPU has it (packed_gemm_available).
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -64,10 +66,6 @@ class PackBuffer {
   float* data_ = nullptr;
   Index capacity_ = 0;
 };
-
-__mmask16 first_lanes(Index count) {
-  return static_cast<__mmask16>((1u << static_cast<unsigned>(std::min<Index>(count, kLanes))) - 1u);
-}
 
 Index vectors_for(Index columns) {
   return (columns + kLanes - 1) / kLanes;

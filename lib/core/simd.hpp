@@ -37,6 +37,12 @@ template <class Vector>
   std::memcpy(to, &v, sizeof v);
 }
 
+// The mask of the first min(remaining, 16) lanes of a 16-lane vector (AVX-512's __mmask16): a row's
+// or a span's last, partial vector.
+[[gnu::always_inline]] inline std::uint16_t first_lanes(std::int64_t remaining) {
+  return static_cast<std::uint16_t>(remaining >= 16 ? 0xffffu : (1u << remaining) - 1u);
+}
+
 // The lanes of (a, b) at the given indices (b's lanes numbered after a's): GCC's __builtin_shuffle,
 // Clang's __builtin_shufflevector.
 template <int... Lanes, class Vector>

@@ -3,8 +3,9 @@
 threads, batch and optimizer, and prints one table: seconds per epoch, whole-process wall time and
 CPU time, images per second classifying the test set, peak RSS, test accuracy after the same
 epochs (the mean over the rounds: round r trains with seed r on both sides, since single runs
-differ by about a point with their random numbers), the dlrun/PyTorch ratios (below 1: dlrun is faster or smaller), each model's FLOPs per
-epoch and the fraction of the machine's sgemm peak that dlrun's epochs reach.
+differ by about a point with their random numbers), the dlrun/PyTorch ratios (below 1: dlrun is
+faster or smaller), each model's FLOPs per epoch and the fraction of the machine's sgemm peak that
+dlrun's epochs reach.
 
   scripts/bench                          the four models of the issue, both sides
   scripts/bench seed_cnn --rounds 3      some models (configs/<MODEL>.yaml)
@@ -79,6 +80,12 @@ def dlrun_command(model, out, threads, batch, epochs, extra=()):
             "--set", "data.validation=null", *extra]
 
 
+def torch_command(model, threads, batch, epochs, seed):
+    return ["/usr/bin/python3", os.path.join(ROOT, "scripts", "benchmarks", "torch_train.py"), model,
+            "--epochs", str(epochs), "--threads", str(threads), "--batch-size", str(batch),
+            "--config", os.path.join(ROOT, "configs", model + ".yaml"), "--seed", str(seed)]
+
+
 def run_dlrun(model, threads, batch, epochs, env, extra=()):
     with tempfile.TemporaryDirectory() as out:
         return Measured(dlrun_command(model, os.path.join(out, "run"), threads, batch, epochs, extra), env)
@@ -147,9 +154,6 @@ def compare(args, env):
     rows = []
     for model in args.models:
         flops_forward, flops_training = flops_per_example(model)
-        torch_command = ["/usr/bin/python3", os.path.join(ROOT, "scripts", "benchmarks", "torch_train.py"), model,
-                         "--epochs", str(args.epochs), "--threads", str(args.threads), "--batch-size",
-                         str(args.batch_size), "--config", os.path.join(ROOT, "configs", model + ".yaml")]
         our_runs, their_runs = [], []
         our_accuracy, their_accuracy = {}, {}  # seed -> test accuracy
         best_env = torch_envs[0]
@@ -160,7 +164,7 @@ def compare(args, env):
             our_accuracy[seed] = our_runs[-1].result.get("test", {}).get("accuracy")
             if not has_torch:
                 continue
-            seeded = torch_command + ["--seed", str(seed)]
+            seeded = torch_command(model, args.threads, args.batch_size, args.epochs, seed)
             if round_index == 0:
                 tries = [Measured(seeded, e) for e in torch_envs]
                 best_env = torch_envs[min(range(len(tries)), key=lambda i: tries[i].seconds_per_epoch)]

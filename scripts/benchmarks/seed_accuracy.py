@@ -13,7 +13,12 @@ import statistics
 import subprocess
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from compare import dlrun_command, torch_command  # the same commands as scripts/bench's
+
+
+def last_json(command, env=None):
+    out = subprocess.run(command, capture_output=True, text=True, check=True, env=env).stdout
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def main():
@@ -22,21 +27,13 @@ def main():
     parser.add_argument("seeds", help="comma-separated, e.g. 1,2,3")
     parser.add_argument("--epochs", type=int, default=3)
     args = parser.parse_args()
-    config = os.path.join(ROOT, "configs", args.model + ".yaml")
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
     ours, theirs = [], []
     for seed in (int(s) for s in args.seeds.split(",")):
         with tempfile.TemporaryDirectory() as tmp:
-            out = subprocess.run([os.path.join(ROOT, "build", "dlrun"), "train", config, "--quiet", "--threads", "2",
-                                  "--out", os.path.join(tmp, "run"), "--set", f"train.epochs={args.epochs}",
-                                  "--set", "train.batch_size=64", "--set", "data.validation=null",
-                                  "--set", f"seed={seed}"], capture_output=True, text=True, check=True).stdout
-            ours.append(json.loads(out.strip().splitlines()[-1])["test"]["accuracy"])
-        out = subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "scripts", "benchmarks", "torch_train.py"),
-                              args.model, "--epochs", str(args.epochs), "--threads", "2", "--batch-size", "64",
-                              "--config", config, "--seed", str(seed)],
-                             capture_output=True, text=True, check=True, env=env).stdout
-        theirs.append(json.loads(out.strip().splitlines()[-1])["test_accuracy"])
+            ours.append(last_json(dlrun_command(args.model, os.path.join(tmp, "run"), 2, 64, args.epochs,
+                                                ("--set", f"seed={seed}")))["test"]["accuracy"])
+        theirs.append(last_json(torch_command(args.model, 2, 64, args.epochs, seed), env)["test_accuracy"])
         print(f"{args.model} seed {seed}: dlrun {ours[-1]:.4f}  PyTorch {theirs[-1]:.4f}", flush=True)
     spread = (lambda values: statistics.stdev(values)) if len(ours) > 1 else (lambda values: 0.0)
     print(f"{args.model}: dlrun {statistics.mean(ours):.4f} ± {spread(ours):.4f}, "
